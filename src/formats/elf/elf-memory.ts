@@ -1,0 +1,102 @@
+import type { ByteSource } from '../../util/file.js';
+import { PageNotPresentError } from '../../util/errors.js';
+import type { PageState, PhysicalMemory, PhysRange } from '../../memory/physical-memory.js';
+import { PT_LOAD, type ProgramHeader } from './elf64.js';
+
+interface Segment {
+  readonly start: bigint;
+  readonly fileEnd: bigint;
+  readonly memEnd: bigint;
+  readonly offset: bigint;
+  readonly index: number;
+}
+
+/**
+ * Physical memory of an ELF core (/proc/vmcore, QEMU dump-guest-memory, makedumpfile -E):
+ * lookups are keyed on p_paddr. Bytes in [p_filesz, p_memsz) of a segment existed but were not
+ * written (makedumpfile -E filtered them): they are "excluded", not zeros.
+ */
+export class ElfPhysicalMemory implements PhysicalMemory {
+  readonly pageSize: number;
+  readonly maxPfn: bigint;
+  private readonly segs: Segment[];
+  private readonly pageShift: number;
+  private last: Segment | undefined;
+
+  constructor(
+    private readonly src: ByteSource,
+    phdrs: readonly ProgramHeader[],
+    pageSize = 4096,
+  ) {
+    this.pageSize = pageSize;
+    this.pageShift = Math.log2(pageSize);
+    this.segs = phdrs
+      .filter((p) => p.type === PT_LOAD && p.memsz > 0n)
+      .map((p) => ({ start: p.paddr, fileEnd: p.paddr + p.filesz, memEnd: p.paddr + p.memsz, offset: p.offset, index: p.index }))
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
+    let max = 0n;
+    for (const s of this.segs) if (s.memEnd > max) max = s.memEnd;
+    // makedumpfile's max_mapnr: highest PT_LOAD end, rounded up to a page.
+    this.maxPfn = (max + BigInt(pageSize) - 1n) >> BigInt(this.pageShift);
+  }
+
+  /** Finds the segment containing `pa` in its memory range (first in file order on overlap). */
+  private find(pa: bigint): Segment | undefined {
+    const l = this.last;
+    if (l && pa >= l.start && pa < l.memEnd) return l;
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    let cand = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segs[mid]!;
+      if (s.start <= pa) {
+        cand = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let best: Segment | undefined;
+    // Overlapping segments (the kernel-text PT_LOAD lies inside a RAM PT_LOAD) are rare and few:
+    // walk back from the candidate and keep the earliest-in-file segment that contains pa.
+    for (let i = cand; i >= 0 && cand - i < 64; i--) {
+      const s = this.segs[i]!;
+      if (pa < s.memEnd && (best === undefined || s.index < best.index)) best = s;
+    }
+    if (best) this.last = best;
+    return best;
+  }
+
+  read(paddr: bigint, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const a = paddr + BigInt(done);
+      const s = this.find(a);
+      if (!s) throw new PageNotPresentError(a, this.pageShift, 'hole');
+      if (a >= s.fileEnd) throw new PageNotPresentError(a, this.pageShift, 'excluded');
+      const n = Number(BigInt(length - done) < s.fileEnd - a ? BigInt(length - done) : s.fileEnd - a);
+      const chunk = this.src.read(s.offset + (a - s.start), n, `PT_LOAD #${s.index} data`);
+      out.set(chunk, done);
+      done += n;
+    }
+    return out;
+  }
+
+  pageState(pfn: bigint): PageState {
+    const pa = pfn << BigInt(this.pageShift);
+    const s = this.find(pa);
+    if (!s) return 'hole';
+    return pa < s.fileEnd ? 'present' : 'excluded';
+  }
+
+  ranges(): readonly PhysRange[] {
+    const out: PhysRange[] = [];
+    for (const s of this.segs) {
+      const prev = out[out.length - 1];
+      if (prev && s.start <= prev.end) {
+        if (s.memEnd > prev.end) out[out.length - 1] = { start: prev.start, end: s.memEnd };
+      } else out.push({ start: s.start, end: s.memEnd });
+    }
+    return out;
+  }
+}
