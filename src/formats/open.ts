@@ -55,31 +55,42 @@ const START_KERNEL_MAP = 0xffffffff80000000n;
 
 /** Opens a dump of any supported format, detected by its magic bytes (never by file name). */
 export async function openDump(path: string): Promise<Dump> {
-  await initCodecs();
   let file: FileSource;
   try {
     file = new FileSource(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new FormatError(path, undefined, `cannot open: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw new FormatError(path, undefined, `cannot open: ${why}`);
   }
   try {
-    if (file.size < 24n) throw new FormatError(path, 0, `file too small (${file.size} bytes) to be a dump`);
-    const magic = file.read(0n, 24, 'magic');
-    let src: ByteSource = file;
-    let flattened = false;
-    if (isFlattened(magic)) {
-      src = new FlattenedSource(file);
-      flattened = true;
-    }
-    const inner = flattened ? src.read(0n, Math.min(24, Number(src.size)), 'magic') : magic;
-    if (isKdumpSignature(inner)) return openKdump(src, file.size, flattened);
-    if (isElf(inner)) return openElf(src, file.size, flattened);
-    throw new FormatError(path, 0, `unknown dump format (magic ${Buffer.from(inner.subarray(0, 8)).toString('hex')})`, 'Supported: ELF vmcore (/proc/vmcore, QEMU dump-guest-memory), kdump-compressed (makedumpfile -c/-l/-p/-z), flattened (makedumpfile -F).');
+    return await openDumpSource(file);
   } catch (e) {
     file.close();
     throw e;
   }
+}
+
+/** Opens a dump from any byte source (a file, or bytes in memory for tests and fuzzing). */
+export async function openDumpSource(file: ByteSource): Promise<Dump> {
+  await initCodecs();
+  if (file.size < 24n) throw new FormatError(file.path, 0, `file too small (${file.size} bytes) to be a dump`);
+  const magic = file.read(0n, 24, 'magic');
+  let src: ByteSource = file;
+  let flattened = false;
+  if (isFlattened(magic)) {
+    src = new FlattenedSource(file);
+    flattened = true;
+  }
+  const inner = flattened ? src.read(0n, Math.min(24, Number(src.size)), 'magic') : magic;
+  if (isKdumpSignature(inner)) return openKdump(src, file.size, flattened);
+  if (isElf(inner)) return openElf(src, file.size, flattened);
+  throw new FormatError(
+    file.path,
+    0,
+    `unknown dump format (magic ${Buffer.from(inner.subarray(0, 8)).toString('hex')})`,
+    'Supported: ELF vmcore (/proc/vmcore, QEMU dump-guest-memory), kdump-compressed (makedumpfile -c/-l/-p/-z), flattened (makedumpfile -F).',
+  );
 }
 
 function collectNotes(path: string, data: Uint8Array, baseOffset: bigint, warnings: string[]): { notes: ElfNote[]; vmcoreinfo: Vmcoreinfo | undefined; prstatus: PrStatus[] } {

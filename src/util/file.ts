@@ -50,3 +50,25 @@ export class FileSource implements ByteSource {
     this.fd = -1;
   }
 }
+
+/** Bytes in memory presented as a file (tests, fuzzing, small synthetic dumps). */
+export class BufferSource implements ByteSource {
+  readonly size: bigint;
+
+  constructor(
+    readonly path: string,
+    private readonly bytes: Uint8Array,
+  ) {
+    this.size = BigInt(bytes.length);
+  }
+
+  read(offset: bigint, length: number, what = 'data'): Uint8Array {
+    if (offset < 0n || offset + BigInt(length) > this.size) {
+      throw new FormatError(this.path, offset, `file truncated: ${what} (${length} bytes) extends past end of file (size ${this.size})`);
+    }
+    const o = Number(offset);
+    return this.bytes.slice(o, o + length);
+  }
+
+  close(): void {}
+}

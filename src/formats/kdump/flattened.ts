@@ -1,4 +1,4 @@
-import { FileSource, type ByteSource } from '../../util/file.js';
+import type { ByteSource } from '../../util/file.js';
 import { FormatError } from '../../util/errors.js';
 
 /**
@@ -36,7 +36,7 @@ export class FlattenedSource implements ByteSource {
   readonly recordCount: number;
   private readonly pieces: Piece[];
 
-  constructor(private readonly stream: FileSource) {
+  constructor(private readonly stream: ByteSource) {
     this.path = stream.path;
     const head = stream.read(0n, FLAT_HEADER_SIZE, 'flattened header');
     if (!isFlattened(head)) throw new FormatError(stream.path, 0, 'not a makedumpfile flattened file (bad signature or type)');

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { KdumpkitError, UsageError } from '../util/errors.js';
+import { parseCommandArgs, renderCommandHelp, type CommandSpec, type Io } from './command.js';
+
+/** Commands load lazily so `kdumpkit info` does not pay for analysis code. */
+const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CommandSpec> }>> = {
+  info: { summary: 'describe a dump file: format, pages, kernel, CPUs, layout', load: async () => (await import('./commands/info.js')).default as unknown as CommandSpec },
+  dmesg: { summary: "print the crashed kernel's log (like makedumpfile --dump-dmesg)", load: async () => (await import('./commands/dmesg.js')).default as unknown as CommandSpec },
+};
+
+const VERSION = '0.1.0';
+
+function topHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const w = Math.max(...names.map((n) => n.length));
+  return [
+    'kdumpkit — set up kdump, capture and analyze Linux kernel crash dumps.',
+    '',
+    'Usage: kdumpkit COMMAND [OPTIONS] [ARGS]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
+    '',
+    "Every command takes --json for machine-readable output and --help for details.",
+    'Dumps are recognized by content: ELF vmcores (/proc/vmcore, QEMU dump-guest-memory),',
+    'kdump-compressed files (makedumpfile -c/-l/-p/-z, zlib/lzo/snappy/zstd) and flattened',
+    'streams (makedumpfile -F) are all read directly.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const sub = name === 'help' ? rest[0] : undefined;
+    if (sub && COMMANDS[sub]) {
+      io.out(renderCommandHelp(await COMMANDS[sub].load()));
+      return 0;
+    }
+    io.out(topHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.out(`kdumpkit ${VERSION}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) throw new UsageError(`unknown command '${name}'`, "Run 'kdumpkit --help' for the list of commands.");
+  const spec = await entry.load();
+  const args = parseCommandArgs(spec, rest);
+  if ((args.values as { help?: boolean }).help) {
+    io.out(renderCommandHelp(spec));
+    return 0;
+  }
+  return spec.run(args, io);
+}
+
+function processIo(): Io {
+  return {
+    out: (t) => {
+      process.stdout.write(t);
+    },
+    err: (t) => {
+      process.stderr.write(t);
+    },
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+  };
+}
+
+/** Exit codes: 0 ok, 1 known error, 2 usage, 70 internal error (a bug: stack printed). */
+async function run(): Promise<void> {
+  const io = processIo();
+  // A closed pipe (kdumpkit dmesg x | head) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  try {
+    process.exitCode = await main(process.argv.slice(2), io);
+  } catch (e) {
+    if (e instanceof KdumpkitError) {
+      io.err(`kdumpkit: error: ${e.message}\n`);
+      if (e.hint) io.err(`hint: ${e.hint}\n`);
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+    } else {
+      io.err(`kdumpkit: internal error (this is a bug, please report it):\n${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 70;
+    }
+  }
+}
+
+await run();
