@@ -88,7 +88,7 @@ export function dumpInfo(dump: Dump): DumpInfoReport {
   let format: string;
   let codec: string;
   let dumpLevel: number | undefined;
-  let incomplete = false;
+  let incomplete: boolean;
   let headerUts: { release: string; version: string; machine: string; nodename: string } | undefined;
 
   if (dump.format === 'elf') {

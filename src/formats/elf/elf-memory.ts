@@ -82,11 +82,18 @@ export class ElfPhysicalMemory implements PhysicalMemory {
     return out;
   }
 
+  /**
+   * Page-granular view of a byte-granular format. A page only partly inside a segment (RAM
+   * ranges need not be page aligned, e.g. one ending at 0x9fc00) is a 'hole' here, as in
+   * makedumpfile's cyclic-mode bitmap; its covered bytes can still be read.
+   */
   pageState(pfn: bigint): PageState {
     const pa = pfn << BigInt(this.pageShift);
+    const last = pa + BigInt(this.pageSize) - 1n;
     const s = this.find(pa);
-    if (!s) return 'hole';
-    return pa < s.fileEnd ? 'present' : 'excluded';
+    if (!s || last >= s.memEnd) return 'hole';
+    if (last < s.fileEnd) return 'present';
+    return pa >= s.fileEnd ? 'excluded' : 'hole';
   }
 
   ranges(): readonly PhysRange[] {
