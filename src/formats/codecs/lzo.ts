@@ -1,0 +1,376 @@
+/**
+ * LZO1X in pure TypeScript: the page codec of kdump-compressed files made with `makedumpfile -l`
+ * (DUMP_DH_COMPRESSED_LZO; each page is one raw block from liblzo2's `lzo1x_1_compress`, no lzop
+ * header, no length prefix).
+ *
+ * Written from the bitstream description in the kernel's Documentation/staging/lzo.rst ("LZO
+ * stream format as understood by Linux's LZO decompressor") and checked against the behaviour of
+ * lib/lzo/lzo1x_decompress_safe.c, which is the reference for what is accepted:
+ *
+ *   - A stream is a sequence of instructions. Each instruction byte is read in a context,
+ *     `state`, that says how many literals the previous instruction copied: 0, 1..3, or 4 (which
+ *     stands for "4 or more", i.e. a literal run).
+ *   - The first byte is special (there is no dictionary yet): 18..20 copy 1..3 literals and
+ *     leave state 1..3; 21..255 copy 4..238 literals (state 4). Anything <= 17 is an ordinary
+ *     instruction in state 0. As in the kernel, a stream of at least 5 bytes that starts with 17
+ *     carries a bitstream version in its second byte; a non-zero version (the kernel's lzo-rle,
+ *     used by zram) enables the zero-run encoding. liblzo2 never starts a non-empty block with 17.
+ *   - Instructions (opcode bits, then operand bytes):
+ *       0000LLLL, state 0    literal run of 3+L bytes (L = 0: 18 + 255*zeros + next non-zero byte)
+ *       0000DDSS, state 1..3 copy 2 bytes, distance 1 + D + (next byte << 2)            ("M1")
+ *       0000DDSS, state 4    copy 3 bytes, distance 2049 + D + (next byte << 2)
+ *       0001HLLL             copy 2+L bytes (L = 0: 9 + extension), LE16 operand DDDDDDDDDDDDDDSS,
+ *                            distance 16384 + (H << 14) + D; H = 0 and D = 0 is END OF STREAM ("M4")
+ *       001LLLLL             copy 2+L bytes (L = 0: 33 + extension), LE16 operand, distance D + 1 ("M3")
+ *       01LDDDSS / 1LLDDDSS  copy 3..8 bytes (len = (byte >> 5) + 1), distance 1 + D + (next << 3) ("M2")
+ *     The SS bits of a copy say how many literals (0..3) follow it immediately; they become the
+ *     next state.
+ *   - The end-of-stream marker is the M4 instruction 0x11 0x00 0x00 (length field 3, distance
+ *     16384 + 0); the kernel rejects an end marker with any other length, and so do we.
+ *
+ * Safety: every read and write is bounds-checked against the input and `expectedSize`, every
+ * back-reference is checked to stay inside the output written so far, and every loop consumes at
+ * least one input byte per iteration, so malformed input can only end in an Error (never an
+ * out-of-bounds access or an endless loop).
+ */
+
+/** Largest LZO1X match distance (M4_MAX_OFFSET in lzodefs.h). */
+const M4_MAX_OFFSET = 0xbfff;
+/** Largest distance of the 2-byte M2 form (M2_MAX_OFFSET in lzodefs.h). */
+const M2_MAX_OFFSET = 0x0800;
+/** Largest distance of the M3 form (M3_MAX_OFFSET in lzodefs.h). */
+const M3_MAX_OFFSET = 0x4000;
+/** lzo-rle zero runs are this long at least (MIN_ZERO_RUN_LENGTH in lzodefs.h). */
+const MIN_ZERO_RUN_LENGTH = 4;
+
+function fail(what: string, inputOffset: number): never {
+  throw new Error(`LZO1X: ${what} at input offset ${inputOffset}`);
+}
+
+function checkSize(expectedSize: number): void {
+  if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) {
+    throw new RangeError(`LZO1X: expectedSize must be a non-negative integer, got ${expectedSize}`);
+  }
+}
+
+/**
+ * Decompresses one raw LZO1X block into at most `expectedSize` bytes.
+ *
+ * Returns the decompressed bytes; if the block ends (with a valid end marker) before
+ * `expectedSize` bytes were produced, the result is shorter and the caller decides whether that
+ * is an error (kdump pages must be exactly one page long). Throws an Error naming the problem and
+ * the input offset on any malformed input: truncated input, output beyond `expectedSize`, a
+ * back-reference before the start of the output, a missing or bad end-of-stream marker, or bytes
+ * after it.
+ */
+export function lzo1xDecompress(src: Uint8Array, expectedSize: number): Uint8Array {
+  checkSize(expectedSize);
+  const inLen = src.length;
+  const out = new Uint8Array(expectedSize);
+  const outLen = expectedSize;
+  let ip = 0;
+  let op = 0;
+
+  // The shortest valid block is the bare end marker (what lzo1x_1_compress makes of empty input).
+  if (inLen < 3) fail(`input of ${inLen} bytes is shorter than the 3-byte end-of-stream marker`, 0);
+
+  // Kernel extension (lzo1x_decompress_safe.c): 17 followed by a version byte. Version 0 is plain
+  // LZO1X, anything else enables lzo-rle's zero runs.
+  let rle = false;
+  if (inLen >= 5 && src[0] === 17) {
+    rle = src[1] !== 0;
+    ip = 2;
+  }
+
+  // `state` is the number of literals copied by the previous instruction (4 = four or more).
+  let state = 0;
+  let t = src[ip]!;
+  if (t > 17) {
+    // First-byte special case: a literal run with no dictionary before it.
+    ip++;
+    t -= 17;
+    if (ip + t > inLen) fail(`literal run of ${t} bytes runs past the end of the ${inLen}-byte input`, ip - 1);
+    if (t > outLen) fail(`literal run of ${t} bytes overruns the ${outLen}-byte output`, ip - 1);
+    for (let i = 0; i < t; i++) out[i] = src[ip + i]!;
+    ip += t;
+    op = t;
+    state = t < 4 ? t : 4;
+  }
+
+  for (;;) {
+    const at = ip; // offset of this instruction, for error messages
+    if (ip >= inLen) fail('input ended without the end-of-stream marker (0x11 0x00 0x00)', ip);
+    t = src[ip++]!;
+    let mPos: number; // start of the back-reference in `out`
+    let len: number; // bytes to copy from `mPos`
+    let next: number; // literals that follow the copy (its SS bits)
+
+    if (t < 16) {
+      if (state === 0) {
+        // 0000LLLL after a copy with no trailing literals: a literal run of 4 or more bytes.
+        len = t + 3;
+        if (t === 0) {
+          const zeroStart = ip;
+          while (ip < inLen && src[ip] === 0) ip++;
+          if (ip >= inLen) fail('input ended inside the length of a literal run', at);
+          len = (ip - zeroStart) * 255 + 18 + src[ip++]!;
+        }
+        if (len > inLen - ip) fail(`literal run of ${len} bytes runs past the end of the ${inLen}-byte input`, at);
+        if (len > outLen - op) fail(`literal run of ${len} bytes overruns the ${outLen}-byte output (at output byte ${op})`, at);
+        if (len > 32) {
+          out.set(src.subarray(ip, ip + len), op);
+          op += len;
+          ip += len;
+        } else {
+          const end = ip + len;
+          while (ip < end) out[op++] = src[ip++]!;
+        }
+        state = 4;
+        continue;
+      }
+      if (ip >= inLen) fail('input ended inside a copy instruction', at);
+      next = t & 3;
+      if (state !== 4) {
+        // 0000DDSS right after 1..3 literals: copy 2 bytes from at most 1 KiB back.
+        mPos = op - 1 - (t >> 2) - (src[ip++]! << 2);
+        len = 2;
+      } else {
+        // 0000DDSS right after a literal run: copy 3 bytes from 2..3 KiB back.
+        mPos = op - 1 - M2_MAX_OFFSET - (t >> 2) - (src[ip++]! << 2);
+        len = 3;
+      }
+    } else if (t >= 64) {
+      // M2: 3..8 bytes from at most 2 KiB back; distance bits in the opcode and one byte.
+      if (ip >= inLen) fail('input ended inside a copy instruction', at);
+      next = t & 3;
+      mPos = op - 1 - ((t >> 2) & 7) - (src[ip++]! << 3);
+      len = (t >> 5) + 1;
+    } else if (t >= 32) {
+      // M3: any length, at most 16 KiB back; LE16 operand holds distance-1 and SS.
+      len = (t & 31) + 2;
+      if (len === 2) {
+        const zeroStart = ip;
+        while (ip < inLen && src[ip] === 0) ip++;
+        if (ip >= inLen) fail('input ended inside the length of a copy', at);
+        len = (ip - zeroStart) * 255 + 33 + src[ip++]!;
+      }
+      if (ip + 2 > inLen) fail('input ended inside a copy instruction', at);
+      const v = src[ip]! | (src[ip + 1]! << 8);
+      ip += 2;
+      mPos = op - 1 - (v >> 2);
+      next = v & 3;
+    } else {
+      // M4: 16..48 KiB back, or the end-of-stream marker, or (lzo-rle) a run of zeros.
+      if (ip + 2 > inLen) fail('input ended inside a copy instruction', at);
+      let v = src[ip]! | (src[ip + 1]! << 8);
+      if (rle && (v & 0xfffc) === 0xfffc && (t & 0xf8) === 0x18) {
+        // lzo-rle zero run: distance field 0xbfff marks it; a third byte extends the length.
+        if (ip + 3 > inLen) fail('input ended inside a zero-run instruction', at);
+        len = ((t & 7) | (src[ip + 2]! << 3)) + MIN_ZERO_RUN_LENGTH;
+        if (len > outLen - op) fail(`zero run of ${len} bytes overruns the ${outLen}-byte output (at output byte ${op})`, at);
+        out.fill(0, op, op + len);
+        op += len;
+        ip += 3;
+        next = v & 3;
+        state = next;
+        if (next !== 0) {
+          if (next > inLen - ip) fail(`${next} trailing literal(s) run past the end of the ${inLen}-byte input`, at);
+          if (next > outLen - op) fail(`${next} trailing literal(s) overrun the ${outLen}-byte output`, at);
+          for (let i = 0; i < next; i++) out[op++] = src[ip++]!;
+        }
+        continue;
+      }
+      len = (t & 7) + 2;
+      if (len === 2) {
+        const zeroStart = ip;
+        while (ip < inLen && src[ip] === 0) ip++;
+        if (ip >= inLen) fail('input ended inside the length of a copy', at);
+        len = (ip - zeroStart) * 255 + 9 + src[ip++]!;
+        if (ip + 2 > inLen) fail('input ended inside a copy instruction', at);
+        v = src[ip]! | (src[ip + 1]! << 8);
+      }
+      ip += 2;
+      const far = (t & 8) << 11;
+      next = v & 3;
+      if (far === 0 && v >> 2 === 0) {
+        // End of stream. The kernel accepts it only with the length field of 0x11 (3).
+        if (len !== 3) fail(`end-of-stream marker has length ${len}, expected 3 (marker must be 0x11 0x00 0x00)`, at);
+        if (ip !== inLen) fail(`${inLen - ip} unexpected byte(s) after the end-of-stream marker`, ip);
+        return op === outLen ? out : out.slice(0, op);
+      }
+      mPos = op - far - (v >> 2) - M3_MAX_OFFSET;
+    }
+
+    // Copy `len` bytes from `mPos`; the regions may overlap (distance < len repeats a pattern).
+    if (mPos < 0) fail(`back-reference distance ${op - mPos} reaches before the start of the output (only ${op} bytes written)`, at);
+    if (len > outLen - op) fail(`copy of ${len} bytes overruns the ${outLen}-byte output (at output byte ${op})`, at);
+    if (len <= 32) {
+      const end = op + len;
+      while (op < end) out[op++] = out[mPos++]!;
+    } else {
+      op = copyMatch(out, op, mPos, len);
+    }
+
+    // 0..3 literals follow the copy; their count is the context of the next instruction.
+    state = next;
+    if (next !== 0) {
+      if (next > inLen - ip) fail(`${next} trailing literal(s) run past the end of the ${inLen}-byte input`, at);
+      if (next > outLen - op) fail(`${next} trailing literal(s) overrun the ${outLen}-byte output`, at);
+      for (let i = 0; i < next; i++) out[op++] = src[ip++]!;
+    }
+  }
+}
+
+/**
+ * Copies a long match of `len` bytes from `from` to `op` with memmove-style block copies while
+ * keeping LZ77's byte-by-byte semantics when the regions overlap (distance < len repeats the
+ * last `distance` bytes): the periodic region is doubled until the copy is complete.
+ * Returns the new output position. Bounds were checked by the caller.
+ */
+function copyMatch(out: Uint8Array, op: number, from: number, len: number): number {
+  const dist = op - from;
+  if (dist >= len) {
+    out.copyWithin(op, from, from + len);
+  } else if (dist === 1) {
+    out.fill(out[from]!, op, op + len);
+  } else {
+    // [from, op) repeats with period `dist` and its length is a multiple of `dist`, so copying
+    // all of it onto `op` continues the pattern; each step doubles the periodic region.
+    let rem = len;
+    let chunk = dist;
+    let dst = op;
+    while (rem > 0) {
+      const c = chunk < rem ? chunk : rem;
+      out.copyWithin(dst, from, from + c);
+      dst += c;
+      rem -= c;
+      chunk += chunk;
+    }
+  }
+  return op + len;
+}
+
+/** Worst-case compressed size of `n` bytes (lzo1x_worst_compress in include/linux/lzo.h). */
+function worstCompressedSize(n: number): number {
+  return n + Math.floor(n / 16) + 64 + 3 + 2;
+}
+
+const MIN_MATCH = 4;
+
+/**
+ * LZO1X-1 style compressor: greedy matching of 4-byte sequences through a hash table of recent
+ * positions, encoded with the M2/M3/M4 copies and literal runs described above, ending with the
+ * 0x11 0x00 0x00 marker. The output is a valid LZO1X block for liblzo2's and the kernel's
+ * decompressors (not byte-identical to liblzo2's output, which also uses a different hash and
+ * match-skipping heuristic).
+ */
+export function lzo1xCompress(src: Uint8Array): Uint8Array {
+  const n = src.length;
+  const out = new Uint8Array(worstCompressedSize(n));
+  let op = 0;
+  let anchor = 0; // first byte not yet emitted
+
+  if (n >= MIN_MATCH + 1) {
+    // Table size scales with the input (4 KiB pages get 4096 slots) up to 2^14 slots.
+    let hashBits = 8;
+    while (hashBits < 14 && 1 << hashBits < n) hashBits++;
+    const shift = 32 - hashBits;
+    const table = new Int32Array(1 << hashBits); // position + 1; 0 = empty
+    const last = n - MIN_MATCH; // last position where a 4-byte sequence starts
+    let ip = 1; // a match at 0 is impossible; position 0 is inserted below
+    table[Math.imul(read32(src, 0), 0x9e3779b1) >>> shift] = 1;
+
+    while (ip <= last) {
+      const seq = read32(src, ip);
+      const h = Math.imul(seq, 0x9e3779b1) >>> shift;
+      const cand = table[h]! - 1;
+      table[h] = ip + 1;
+      if (cand < 0 || ip - cand > M4_MAX_OFFSET || read32(src, cand) !== seq) {
+        // Accelerate through incompressible stretches as LZO/LZ4 do: the longer since the last
+        // match, the larger the step.
+        ip += 1 + ((ip - anchor) >> 5);
+        continue;
+      }
+      let len = MIN_MATCH;
+      while (ip + len < n && src[cand + len] === src[ip + len]) len++;
+      op = emitLiterals(out, op, src, anchor, ip - anchor);
+      op = emitMatch(out, op, ip - cand, len);
+      ip += len;
+      anchor = ip;
+      // Remember a position inside the match so that the next match can be found nearby.
+      if (ip - 2 <= last) {
+        table[Math.imul(read32(src, ip - 2), 0x9e3779b1) >>> shift] = ip - 1;
+      }
+    }
+  }
+  op = emitLiterals(out, op, src, anchor, n - anchor);
+  out[op++] = 0x11;
+  out[op++] = 0;
+  out[op++] = 0;
+  return out.slice(0, op);
+}
+
+function read32(b: Uint8Array, i: number): number {
+  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+}
+
+/** Writes the 0-byte run length extension used by long literal runs and long copies. */
+function emitLengthExtension(out: Uint8Array, op: number, rest: number): number {
+  while (rest > 255) {
+    out[op++] = 0;
+    rest -= 255;
+  }
+  out[op++] = rest;
+  return op;
+}
+
+function emitLiterals(out: Uint8Array, op: number, src: Uint8Array, from: number, count: number): number {
+  if (count === 0) return op;
+  if (op === 0 && count <= 238) {
+    // First-byte form: 17 + count (18..255).
+    out[op++] = count + 17;
+  } else if (count <= 3) {
+    // Folded into the SS bits of the previous copy: its opcode (M2) or the low byte of its LE16
+    // operand (M3/M4) is always two bytes back.
+    out[op - 2] = out[op - 2]! | count;
+  } else if (count <= 18) {
+    out[op++] = count - 3;
+  } else {
+    out[op++] = 0;
+    op = emitLengthExtension(out, op, count - 18);
+  }
+  out.set(src.subarray(from, from + count), op);
+  return op + count;
+}
+
+function emitMatch(out: Uint8Array, op: number, dist: number, len: number): number {
+  if (len <= 8 && dist <= M2_MAX_OFFSET) {
+    const d = dist - 1;
+    out[op++] = ((len - 1) << 5) | ((d & 7) << 2);
+    out[op++] = d >> 3;
+    return op;
+  }
+  let d: number;
+  if (dist <= M3_MAX_OFFSET) {
+    d = dist - 1;
+    if (len <= 33) {
+      out[op++] = 32 | (len - 2);
+    } else {
+      out[op++] = 32;
+      op = emitLengthExtension(out, op, len - 33);
+    }
+  } else {
+    // dist > 16384 here, so the distance field is never the end marker's 0.
+    d = dist - M3_MAX_OFFSET;
+    const h = (d & 0x4000) >> 11;
+    if (len <= 9) {
+      out[op++] = 16 | h | (len - 2);
+    } else {
+      out[op++] = 16 | h;
+      op = emitLengthExtension(out, op, len - 9);
+    }
+  }
+  out[op++] = (d << 2) & 0xff;
+  out[op++] = (d >> 6) & 0xff;
+  return op;
+}
