@@ -23,6 +23,7 @@ import type { VirtualMemory } from '../memory/address-space.js';
 import { readU32, readU64 } from '../memory/address-space.js';
 import type { Vmcoreinfo } from '../formats/vmcore/vmcoreinfo.js';
 import { FaultError, ValidationError } from '../util/errors.js';
+import { cString, hex } from '../util/bytes.js';
 
 export interface PrintkRecord {
   /** Sequence number. Lockless: printk_info.seq. Legacy buffers store none: 0, 1, 2… in output order. */
@@ -84,10 +85,6 @@ const DESC_COMMITTED = 1n;
 const DESC_FINALIZED = 2n;
 /** Limits on ring sizes read from the dump (the kernel caps log_buf_len at 2 GiB). */
 const MAX_RING_BYTES = 2 ** 31;
-
-function hex(v: bigint | number): string {
-  return '0x' + v.toString(16);
-}
 
 /**
  * A bulk read that survives unreadable pages: they read as zeros and are remembered, so that
@@ -162,16 +159,6 @@ function positiveSize(info: Vmcoreinfo, type: string): number {
   return v;
 }
 
-const latin1 = new TextDecoder('latin1');
-
-/** A NUL-terminated string inside a fixed-size field. */
-function fieldString(b: Uint8Array, off: number, max: number): string {
-  let end = off;
-  const lim = Math.min(b.length, off + max);
-  while (end < lim && b[end] !== 0) end++;
-  return Buffer.from(b.buffer, b.byteOffset + off, end - off).toString('utf8');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Lockless ring buffer (Linux ≥ 5.10)
 
@@ -233,7 +220,6 @@ function locklessLayout(info: Vmcoreinfo): LocklessLayout {
   const textBlk = member(info, 'prb_desc', 'text_blk_lpos', lposSize, descSize);
   const lposBegin = textBlk + member(info, 'prb_data_blk_lpos', 'begin', 8, lposSize);
   const lposNext = textBlk + member(info, 'prb_data_blk_lpos', 'next', 8, lposSize);
-  if (stateVar + 8 > descSize || lposBegin + 8 > descSize || lposNext + 8 > descSize) throw new ValidationError(`prb_desc members do not fit SIZE(prb_desc)=${descSize}`);
 
   const infoSize = positiveSize(info, 'printk_info');
   const textLen = member(info, 'printk_info', 'text_len', 2, infoSize);
@@ -353,17 +339,17 @@ function readLockless(mem: VirtualMemory, info: Vmcoreinfo, partial: boolean): P
       text: new Uint8Array(0),
     };
     if (L.subsystem) {
-      const s = fieldString(infos.bytes, f + L.subsystem.off, L.subsystem.len);
+      const s = cString(infos.bytes, f + L.subsystem.off, L.subsystem.len);
       if (s) rec.subsystem = s;
     }
     if (L.device) {
-      const s = fieldString(infos.bytes, f + L.device.off, L.device.len);
+      const s = cString(infos.bytes, f + L.device.off, L.device.len);
       if (s) rec.device = s;
     }
 
     const begin = dv.getBigUint64(d + L.lposBegin, true);
     const next = dv.getBigUint64(d + L.lposNext, true);
-    const where = `printk record id ${hex(id)} (seq ${seq}, desc ${idx}, lpos ${hex(begin)}..${hex(next)})`;
+    const where = (): string => `printk record id ${hex(id)} (seq ${seq}, desc ${idx}, lpos ${hex(begin)}..${hex(next)})`;
     // Data-less: bit 0 set in both (FAILED_LPOS 0x1, EMPTY_LINE_LPOS/NO_LPOS 0x3).
     if ((begin & 1n) === 1n && (next & 1n) === 1n) {
       rec.dataless = true;
@@ -371,11 +357,11 @@ function readLockless(mem: VirtualMemory, info: Vmcoreinfo, partial: boolean): P
       continue;
     }
     if ((begin & 7n) !== 0n || (next & 7n) !== 0n) {
-      warnings.push(`${where}: data block position not 8-byte aligned, skipped`);
+      warnings.push(`${where()}: data block position not 8-byte aligned, skipped`);
       continue;
     }
     if (!inDataRing(begin) || !inDataRing(next)) {
-      warnings.push(`${where}: data block outside the text ring's ${hex(tailLpos!)}..${hex(headLpos!)}, skipped`);
+      warnings.push(`${where()}: data block outside the text ring's ${hex(tailLpos!)}..${hex(headLpos!)}, skipped`);
       continue;
     }
     // A block wraps when its last byte (next - 1) lies in a later wrap than its first. Written
@@ -384,35 +370,36 @@ function readLockless(mem: VirtualMemory, info: Vmcoreinfo, partial: boolean): P
     const lastWrap = ((next - 1n) & MASK64) >> sb;
     let blockOff: number;
     let blockSize: bigint;
-    if (beginWrap === lastWrap && begin < next) {
+    if (beginWrap === lastWrap && begin !== next) {
+      // (Subtracting modulo 2^64: a block may end exactly where lpos overflows to 0.)
       blockOff = Number(begin & (sizeB - 1n));
-      blockSize = next - begin;
+      blockSize = (next - begin) & MASK64;
     } else if (((beginWrap + 1n) & (MASK64 >> sb)) === lastWrap) {
       // Wrapping block: its data is stored at the start of the ring.
       blockOff = 0;
       blockSize = ((next - 1n) & (sizeB - 1n)) + 1n;
     } else {
-      warnings.push(`${where}: invalid data block (begin and next more than one wrap apart), skipped`);
+      warnings.push(`${where()}: invalid data block (begin and next more than one wrap apart), skipped`);
       continue;
     }
     if (blockSize < 8n || BigInt(blockOff) + blockSize > sizeB) {
-      warnings.push(`${where}: data block of ${blockSize} bytes does not fit the ${size}-byte ring, skipped`);
+      warnings.push(`${where()}: data block of ${blockSize} bytes does not fit the ${size}-byte ring, skipped`);
       continue;
     }
     const room = Number(blockSize) - 8;
     if (!data.ok(blockOff, Number(blockSize))) {
-      warnings.push(`${where}: text data unreadable, skipped`);
+      warnings.push(`${where()}: text data unreadable, skipped`);
       continue;
     }
     const blkId = tv.getBigUint64(blockOff, true);
     if (blkId !== id) {
-      warnings.push(`${where}: data block holds id ${hex(blkId)}, not this record's, skipped`);
+      warnings.push(`${where()}: data block holds id ${hex(blkId)}, not this record's, skipped`);
       continue;
     }
     let textLen = iv.getUint16(f + L.textLen, true);
     if (textLen > room) {
       // makedumpfile dump_record() truncates to the block ("handle truncated messages").
-      warnings.push(`${where}: text_len ${textLen} exceeds its ${room}-byte data block, truncated`);
+      warnings.push(`${where()}: text_len ${textLen} exceeds its ${room}-byte data block, truncated`);
       textLen = room;
     }
     rec.text = data.bytes.slice(blockOff + 8, blockOff + 8 + textLen);
@@ -431,10 +418,16 @@ function readClearSeq(mem: VirtualMemory, info: Vmcoreinfo, warnings: string[]):
     warnings.push('VMCOREINFO has no SYMBOL(clear_seq): partial mode shows the whole log');
     return undefined;
   }
-  if (info.size('latched_seq') === undefined) return readU64(mem, sym);
-  const val = info.requireOffset('latched_seq', 'val');
-  const sequence = readU32(mem, sym);
-  return readU64(mem, sym + BigInt(val) + BigInt(sequence & 1) * 8n);
+  const val = info.size('latched_seq') === undefined ? undefined : info.requireOffset('latched_seq', 'val');
+  try {
+    if (val === undefined) return readU64(mem, sym);
+    const sequence = readU32(mem, sym);
+    return readU64(mem, sym + BigInt(val) + BigInt(sequence & 1) * 8n);
+  } catch (e) {
+    if (!(e instanceof FaultError)) throw e;
+    warnings.push(`clear_seq unreadable (${e.message}): partial mode shows the whole log`);
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,6 +505,8 @@ function readLegacy(mem: VirtualMemory, info: Vmcoreinfo, partial: boolean): Pri
   }
   return { records, kind: 'legacy', warnings };
 }
+
+const latin1 = new TextDecoder('latin1');
 
 /** Legacy dictionaries are NUL-separated KEY=value pairs; dev_printk_info replaced them in 5.10. */
 function parseDict(dict: Uint8Array, r: PrintkRecord): void {
