@@ -26,7 +26,10 @@
  *     The SS bits of a copy say how many literals (0..3) follow it immediately; they become the
  *     next state.
  *   - The end-of-stream marker is the M4 instruction 0x11 0x00 0x00 (length field 3, distance
- *     16384 + 0); the kernel rejects an end marker with any other length, and so do we.
+ *     16384 + 0); the kernel rejects an end marker with any other length, and so do we
+ *     (liblzo2's lzo1x_decompress_safe is laxer and ignores the length there). Bytes after the
+ *     marker are an error too: kdump readers accept a page only on LZO_E_OK, not on
+ *     LZO_E_INPUT_NOT_CONSUMED.
  *
  * Safety: every read and write is bounds-checked against the input and `expectedSize`, every
  * back-reference is checked to stay inside the output written so far, and every loop consumes at
@@ -90,7 +93,7 @@ export function lzo1xDecompress(src: Uint8Array, expectedSize: number): Uint8Arr
     ip++;
     t -= 17;
     if (ip + t > inLen) fail(`literal run of ${t} bytes runs past the end of the ${inLen}-byte input`, ip - 1);
-    if (t > outLen) fail(`literal run of ${t} bytes overruns the ${outLen}-byte output`, ip - 1);
+    if (t > outLen) fail(`literal run of ${t} bytes overruns the ${outLen}-byte output (at output byte 0)`, ip - 1);
     for (let i = 0; i < t; i++) out[i] = src[ip + i]!;
     ip += t;
     op = t;
@@ -107,7 +110,8 @@ export function lzo1xDecompress(src: Uint8Array, expectedSize: number): Uint8Arr
 
     if (t < 16) {
       if (state === 0) {
-        // 0000LLLL after a copy with no trailing literals: a literal run of 4 or more bytes.
+        // 0000LLLL in state 0 (stream start, or after a copy with no trailing literals): a
+        // literal run of 4 or more bytes.
         len = t + 3;
         if (t === 0) {
           const zeroStart = ip;

@@ -1,0 +1,350 @@
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { snappyCompress, snappyDecompress } from '../../../src/formats/codecs/snappy.js';
+
+// ---------------------------------------------------------------------------------------------
+// Real data: pages of the shared kdump-compressed file written by makedumpfile 1.7.9 -p (the
+// reference snappy_compress), checked against the same pages of the ELF vmcore it was made from.
+// ---------------------------------------------------------------------------------------------
+
+const IN_CI = !!process.env.CI;
+const PAGE = 4096;
+const DUMP = '6.1-sysrq';
+const FLAG_SNAPPY = 0x4;
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kdumpkit') return dir;
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+const REPO = repoRoot();
+const CACHE = process.env.KDUMPKIT_TEST_CACHE ?? join(REPO, '.cache');
+const SHARED_VMCORES = join(process.env.KDUMPKIT_SHARED ?? resolve(REPO, '..', 'shared'), 'vmcores');
+
+/** A fixture that cannot be had: fails the test in CI, skips it elsewhere. */
+function unavailable(t: TestContext, why: string): void {
+  if (IN_CI) assert.fail(`test input unavailable in CI: ${why}`);
+  t.skip(why);
+}
+
+/** `<cache>/vmcores/6.1-sysrq/vmcore.elf`, decompressed from the shared .zst if needed. */
+function elfVmcore(t: TestContext): string | undefined {
+  const elf = join(CACHE, 'vmcores', DUMP, 'vmcore.elf');
+  if (existsSync(elf)) return elf;
+  const zst = join(SHARED_VMCORES, DUMP, 'vmcore.elf.zst');
+  if (!existsSync(zst)) return void unavailable(t, `missing ${zst} (the shared real dumps)`);
+  if (spawnSync('zstd', ['--version'], { stdio: 'ignore' }).error) {
+    return void unavailable(t, `zstd is not installed; it is needed to decompress ${zst}`);
+  }
+  // Through a private temporary name, so that parallel test files never see half a file.
+  mkdirSync(dirname(elf), { recursive: true });
+  const tmp = `${elf}.tmp-${process.pid}`;
+  const r = spawnSync('zstd', ['-d', '--long=27', '-q', '-f', zst, '-o', tmp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`zstd -d ${zst} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.toString()}`);
+  }
+  renameSync(tmp, elf);
+  return elf;
+}
+
+interface CompressedPage {
+  readonly pfn: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The first `max` pages of a kdump-compressed file whose descriptor has `flag` set. Minimal
+ * parsing of makedumpfile's diskdump_mod.h layout: disk_dump_header (block_size @428,
+ * sub_hdr_size @432, bitmap_blocks @436), then sub header, then bitmap1 and bitmap2 (half of
+ * bitmap_blocks each; one bit per pfn, LSB first), then one 24-byte page_desc per pfn set in
+ * bitmap2 (i64 offset, u32 size, u32 flags, u64 page_flags).
+ */
+function compressedPages(file: string, flag: number, max: number): CompressedPage[] {
+  const b = readFileSync(file);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  assert.equal(b.subarray(0, 8).toString('latin1'), 'KDUMP   ', `${file} is not a kdump-compressed file`);
+  const blockSize = dv.getInt32(428, true);
+  const subHdrSize = dv.getInt32(432, true);
+  const bitmapBlocks = dv.getUint32(436, true);
+  assert.equal(blockSize, PAGE);
+  const bitmap2 = b.subarray((1 + subHdrSize + bitmapBlocks / 2) * blockSize, (1 + subHdrSize + bitmapBlocks) * blockSize);
+  let desc = (1 + subHdrSize + bitmapBlocks) * blockSize;
+  const out: CompressedPage[] = [];
+  for (let pfn = 0; pfn < bitmap2.length * 8 && out.length < max; pfn++) {
+    if (((bitmap2[pfn >> 3]! >> (pfn & 7)) & 1) === 0) continue;
+    const offset = Number(dv.getBigInt64(desc, true));
+    const size = dv.getUint32(desc + 8, true);
+    const flags = dv.getUint32(desc + 12, true);
+    desc += 24;
+    if ((flags & flag) === 0) continue;
+    assert.ok(size > 0 && size < PAGE && offset > 0 && offset + size <= b.length, `bad descriptor for pfn ${pfn}`);
+    out.push({ pfn, data: b.subarray(offset, offset + size) });
+  }
+  return out;
+}
+
+/** Reads physical page `pfn` from an ELF64 vmcore (PT_LOAD segments by p_paddr), or undefined. */
+function elfPageReader(file: string): { read(pfn: number): Uint8Array | undefined; close(): void } {
+  const fd = openSync(file, 'r');
+  const hdr = Buffer.alloc(64);
+  readSync(fd, hdr, 0, 64, 0);
+  assert.equal(hdr.subarray(0, 4).toString('latin1'), '\x7fELF');
+  const phoff = Number(hdr.readBigUInt64LE(32));
+  let phnum = hdr.readUInt16LE(56);
+  if (phnum === 0xffff) {
+    // PN_XNUM: the real count is in section header 0's sh_info.
+    const sh = Buffer.alloc(64);
+    readSync(fd, sh, 0, 64, Number(hdr.readBigUInt64LE(40)));
+    phnum = sh.readUInt32LE(44);
+  }
+  const ph = Buffer.alloc(phnum * 56);
+  readSync(fd, ph, 0, ph.length, phoff);
+  const loads: { paddr: number; filesz: number; offset: number }[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const p = ph.subarray(i * 56, i * 56 + 56);
+    if (p.readUInt32LE(0) !== 1) continue;
+    loads.push({ offset: Number(p.readBigUInt64LE(8)), paddr: Number(p.readBigUInt64LE(24)), filesz: Number(p.readBigUInt64LE(32)) });
+  }
+  return {
+    read(pfn) {
+      const addr = pfn * PAGE;
+      const seg = loads.find((s) => s.paddr <= addr && addr + PAGE <= s.paddr + s.filesz);
+      if (!seg) return undefined;
+      const page = new Uint8Array(PAGE);
+      readSync(fd, page, 0, PAGE, seg.offset + (addr - seg.paddr));
+      return page;
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}
+
+function snappyDumpPages(t: TestContext, max: number): CompressedPage[] | undefined {
+  const file = join(SHARED_VMCORES, DUMP, 'vmcore.d31.snappy');
+  if (!existsSync(file)) return void unavailable(t, `missing ${file} (the shared real dumps)`);
+  return compressedPages(file, FLAG_SNAPPY, max);
+}
+
+describe('snappy on real makedumpfile -p pages', () => {
+  test('the first 2000 snappy pages decode to 4096 bytes and survive our compressor', (t) => {
+    const pages = snappyDumpPages(t, 2000);
+    if (!pages) return;
+    assert.equal(pages.length, 2000, 'expected at least 2000 snappy-compressed pages');
+    for (const { pfn, data } of pages) {
+      const page = snappyDecompress(data, PAGE);
+      assert.equal(page.length, PAGE, `pfn ${pfn}`);
+      const again = snappyCompress(page);
+      assert.ok(again.length <= 32 + PAGE + PAGE / 6, `pfn ${pfn}: compressed to ${again.length} bytes`);
+      assert.ok(Buffer.from(snappyDecompress(again, PAGE)).equals(page), `pfn ${pfn}: round trip`);
+    }
+
+    // Throughput on these real pages, for the record (not asserted: CI machines vary).
+    const all = snappyDumpPages(t, Infinity)!;
+    const t0 = process.hrtime.bigint();
+    for (const { data } of all) snappyDecompress(data, PAGE);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    t.diagnostic(`snappyDecompress: ${all.length} real pages, ${((all.length * PAGE) / s / 1e6).toFixed(0)} MB/s of output`);
+  });
+
+  test('decoded pages equal the ELF vmcore the dump was made from', (t) => {
+    const pages = snappyDumpPages(t, 2000);
+    if (!pages) return;
+    const file = elfVmcore(t);
+    if (file === undefined) return;
+    const elf = elfPageReader(file);
+    let compared = 0;
+    try {
+      for (const { pfn, data } of pages) {
+        const expected = elf.read(pfn);
+        if (!expected) continue;
+        assert.ok(Buffer.from(snappyDecompress(data, PAGE)).equals(expected), `pfn ${pfn}: decoded page differs from the ELF vmcore`);
+        compared++;
+      }
+    } finally {
+      elf.close();
+    }
+    assert.ok(compared > 1900, `only ${compared} of 2000 pages found in the ELF vmcore`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Built-in vectors and malformed input.
+// ---------------------------------------------------------------------------------------------
+
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
+const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
+const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));
+
+/** Deterministic xorshift32 bytes (incompressible). */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+const TEXT = Buffer.from('kdumpkit reads kdump-compressed vmcores; kdumpkit reads ELF vmcores too. '.repeat(3) + 'The end.\n');
+/** libsnappy 1.1.9 snappy_compress(TEXT). */
+const TEXT_LIBSNAPPY = hex(
+  'e401386b64756d706b697420726561647320050f4c2d636f6d7072657373656420766d636f7265733b091a192908454c46111c1020746f6f2e3e2000fe4900ee49000d492054686520656e642e0a',
+);
+/**
+ * libsnappy 1.1.9 snappy_compress of a 4096-byte zero page: length 0x80 0x20, one literal zero,
+ * 63 copies (2-byte offset 1) of 64 bytes and one of 63.
+ */
+const ZERO_PAGE_LIBSNAPPY = hex('80200000' + 'fe0100'.repeat(63) + 'fa0100');
+
+/** Asserts that `fn` throws a plain Error whose message matches `re`. */
+function throwsSnappy(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.match(e.message, /^snappy: /);
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
+describe('snappyDecompress', () => {
+  test('decodes libsnappy output: text and an all-zero page', () => {
+    assert.deepEqual(snappyDecompress(TEXT_LIBSNAPPY, TEXT.length), Uint8Array.from(TEXT));
+    assert.deepEqual(snappyDecompress(ZERO_PAGE_LIBSNAPPY, PAGE), new Uint8Array(PAGE));
+  });
+
+  test('empty input and an empty block', () => {
+    throwsSnappy(() => snappyDecompress(new Uint8Array(0), PAGE), /^snappy: empty input, no length preamble at input offset 0$/);
+    assert.deepEqual(snappyDecompress(bytes(0), 0), new Uint8Array(0));
+  });
+
+  test('every element kind, including long literals and 4-byte offsets', () => {
+    // literal "ab"; copy-4 (tag 0b000111_11: len 8) offset 2 -> "ababababab"
+    assert.deepEqual(snappyDecompress(bytes(10, 0x04, 0x61, 0x62, 0x1f, 2, 0, 0, 0), 10), Uint8Array.from(Buffer.from('ababababab')));
+    // literal with a 1-byte length (tag 60 << 2, len-1 = 99), then copy-1 len 11 offset 100
+    const lit = randomBytes(100, 5);
+    assert.deepEqual(snappyDecompress(concat(bytes(111, 0xf0, 99), lit, bytes(0x1d, 100)), 111), concat(lit, lit.subarray(0, 11)));
+    // literal with a 2-, 3- and 4-byte length field
+    const big = randomBytes(300, 6);
+    assert.deepEqual(snappyDecompress(concat(bytes(0xac, 0x02, 0xf4, 0x2b, 0x01), big), 300), big);
+    assert.deepEqual(snappyDecompress(concat(bytes(0xac, 0x02, 0xf8, 0x2b, 0x01, 0x00), big), 300), big);
+    assert.deepEqual(snappyDecompress(concat(bytes(0xac, 0x02, 0xfc, 0x2b, 0x01, 0x00, 0x00), big), 300), big);
+  });
+
+  test('length preamble must equal expectedSize', () => {
+    throwsSnappy(() => snappyDecompress(ZERO_PAGE_LIBSNAPPY, PAGE - 1), /^snappy: length preamble says 4096 bytes, expected 4095 at input offset 0$/);
+    throwsSnappy(() => snappyDecompress(bytes(0xff, 0xff, 0xff, 0xff, 0x1f), PAGE), /^snappy: length preamble exceeds 32 bits at input offset 4$/);
+    throwsSnappy(() => snappyDecompress(bytes(0x80, 0x80), PAGE), /^snappy: input ended inside the length preamble at input offset 2$/);
+    assert.throws(() => snappyDecompress(bytes(0), 1.5), /expectedSize must be a non-negative integer/);
+  });
+
+  test('truncated input: every proper prefix of a valid stream throws', () => {
+    throwsSnappy(() => snappyDecompress(TEXT_LIBSNAPPY.subarray(0, 30), TEXT.length), /^snappy: literal of 20 bytes runs past the end of the 30-byte input at input offset 20$/);
+    throwsSnappy(() => snappyDecompress(ZERO_PAGE_LIBSNAPPY.subarray(0, 99), PAGE), /^snappy: input ended inside a 2-byte-offset copy at input offset 97$/);
+    throwsSnappy(() => snappyDecompress(ZERO_PAGE_LIBSNAPPY.subarray(0, 103), PAGE), /^snappy: input ended after 2113 of 4096 bytes of output at input offset 103$/);
+    for (let n = 0; n < TEXT_LIBSNAPPY.length; n++) {
+      throwsSnappy(() => snappyDecompress(TEXT_LIBSNAPPY.subarray(0, n), TEXT.length), /at input offset \d+$/);
+    }
+    for (let n = 0; n < ZERO_PAGE_LIBSNAPPY.length; n++) {
+      throwsSnappy(() => snappyDecompress(ZERO_PAGE_LIBSNAPPY.subarray(0, n), PAGE), /at input offset \d+$/);
+    }
+  });
+
+  test('corrupted back-reference offsets', () => {
+    // literal "abcd", then copy-1 len 4 offset 5: only 4 bytes exist.
+    throwsSnappy(
+      () => snappyDecompress(bytes(8, 0x0c, 0x61, 0x62, 0x63, 0x64, 0x01, 0x05), 8),
+      /^snappy: copy offset 5 reaches before the start of the output \(only 4 bytes written\) at input offset 6$/,
+    );
+    assert.deepEqual(snappyDecompress(bytes(8, 0x0c, 0x61, 0x62, 0x63, 0x64, 0x01, 0x04), 8), Uint8Array.from(Buffer.from('abcdabcd')));
+    throwsSnappy(() => snappyDecompress(bytes(8, 0x0c, 0x61, 0x62, 0x63, 0x64, 0x01, 0x00), 8), /^snappy: copy with offset 0 at input offset 6$/);
+    // The zero page's first copy (offset 4: fe 01 00) pointed 2 bytes back instead of 1.
+    const bad = Uint8Array.from(ZERO_PAGE_LIBSNAPPY);
+    bad[5] = 2;
+    throwsSnappy(() => snappyDecompress(bad, PAGE), /^snappy: copy offset 2 reaches before the start of the output \(only 1 bytes written\) at input offset 4$/);
+  });
+
+  test('output overrun past the announced length', () => {
+    throwsSnappy(() => snappyDecompress(bytes(4, 0x10, 1, 2, 3, 4, 5), 4), /^snappy: literal of 5 bytes overruns the 4-byte output \(at output byte 0\) at input offset 1$/);
+    throwsSnappy(() => snappyDecompress(bytes(8, 0x0c, 0x61, 0x62, 0x63, 0x64, 0x05, 0x04), 8), /^snappy: copy of 5 bytes overruns the 8-byte output \(at output byte 4\) at input offset 6$/);
+  });
+
+  test('random and mutated input only ever throws snappy errors, never hangs or reads out of bounds', () => {
+    const valid = [TEXT_LIBSNAPPY, ZERO_PAGE_LIBSNAPPY, snappyCompress(randomBytes(PAGE, 7)), snappyCompress(Uint8Array.from(TEXT))];
+    let seed = 99;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let i = 0; i < 20000; i++) {
+      let input: Uint8Array;
+      let size: number;
+      if (i % 2 === 0) {
+        input = randomBytes(1 + rnd(64), i + 1);
+        input[0] = size = rnd(128); // a plausible one-byte length preamble
+      } else {
+        const k = rnd(valid.length);
+        input = Uint8Array.from(valid[k]!);
+        size = k === 0 ? TEXT.length : k === 3 ? TEXT.length : PAGE;
+        for (let j = 0; j <= rnd(3); j++) input[rnd(input.length)] = rnd(256);
+      }
+      try {
+        const out = snappyDecompress(input, size);
+        assert.equal(out.length, size);
+      } catch (e) {
+        assert.ok(e instanceof Error && e.message.startsWith('snappy: '), String(e));
+      }
+    }
+  });
+});
+
+describe('snappyCompress', () => {
+  test('empty and tiny input (as libsnappy)', () => {
+    assert.deepEqual(snappyCompress(new Uint8Array(0)), bytes(0));
+    assert.deepEqual(snappyCompress(bytes(0x61)), bytes(1, 0, 0x61));
+  });
+
+  test('all-zero page: byte-identical to libsnappy', () => {
+    assert.deepEqual(snappyCompress(new Uint8Array(PAGE)), ZERO_PAGE_LIBSNAPPY);
+  });
+
+  test('random page: one literal, byte-identical to libsnappy', () => {
+    const page = randomBytes(PAGE, 0x2545f491);
+    const c = snappyCompress(page);
+    // Length 4096, literal tag 61 << 2 with a 2-byte len-1 of 4095, the page.
+    assert.deepEqual(c, concat(bytes(0x80, 0x20, 0xf4, 0xff, 0x0f), page));
+    assert.deepEqual(snappyDecompress(c, PAGE), page);
+  });
+
+  test('round trips over sizes, offsets and long matches', () => {
+    const cases: Uint8Array[] = [];
+    for (const n of [1, 2, 3, 4, 5, 60, 61, 256, 257, 4096, 65536, 70000]) cases.push(randomBytes(n, n));
+    for (const dist of [1, 2, 7, 2047, 2048, 65535, 65536]) {
+      const n = dist + 3000;
+      const b = randomBytes(n, dist);
+      b.copyWithin(dist, 0, 3000);
+      cases.push(b);
+    }
+    cases.push(Uint8Array.from(Buffer.from('abc'.repeat(5000) + 'xyz'.repeat(10))));
+    for (const b of cases) {
+      const c = snappyCompress(b);
+      assert.ok(c.length <= 32 + b.length + b.length / 6, `${b.length} bytes compressed to ${c.length}`);
+      assert.deepEqual(snappyDecompress(c, b.length), b, `round trip of ${b.length} bytes`);
+    }
+  });
+});
