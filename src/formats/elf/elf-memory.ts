@@ -44,17 +44,7 @@ export class ElfPhysicalMemory implements PhysicalMemory {
   private find(pa: bigint): Segment | undefined {
     const l = this.last;
     if (l && pa >= l.start && pa < l.memEnd) return l;
-    let lo = 0;
-    let hi = this.segs.length - 1;
-    let cand = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.segs[mid]!;
-      if (s.start <= pa) {
-        cand = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const cand = this.firstCandidate(pa);
     let best: Segment | undefined;
     // Overlapping segments (the kernel-text PT_LOAD lies inside a RAM PT_LOAD) are rare and few:
     // walk back from the candidate and keep the earliest-in-file segment that contains pa.
@@ -72,28 +62,58 @@ export class ElfPhysicalMemory implements PhysicalMemory {
     while (done < length) {
       const a = paddr + BigInt(done);
       const s = this.find(a);
-      if (!s) throw new PageNotPresentError(a, this.pageShift, 'hole');
-      if (a >= s.fileEnd) throw new PageNotPresentError(a, this.pageShift, 'excluded');
-      const n = Number(BigInt(length - done) < s.fileEnd - a ? BigInt(length - done) : s.fileEnd - a);
-      const chunk = this.src.read(s.offset + (a - s.start), n, `PT_LOAD #${s.index} data`);
-      out.set(chunk, done);
+      let n: number;
+      if (!s) {
+        // Bytes outside every segment but inside a page that a segment partly covers read as
+        // zeros, as makedumpfile's readpage_elf fills them; whole pages outside are holes.
+        const pfn = a >> BigInt(this.pageShift);
+        if (this.pageState(pfn) === 'hole') throw new PageNotPresentError(a, this.pageShift, 'hole');
+        const pageEnd = (pfn + 1n) << BigInt(this.pageShift);
+        const next = this.nextStart(a);
+        const stop = next !== undefined && next < pageEnd ? next : pageEnd;
+        n = Math.min(length - done, Number(stop - a));
+      } else {
+        if (a >= s.fileEnd) throw new PageNotPresentError(a, this.pageShift, 'excluded');
+        n = Number(BigInt(length - done) < s.fileEnd - a ? BigInt(length - done) : s.fileEnd - a);
+        out.set(this.src.read(s.offset + (a - s.start), n, `PT_LOAD #${s.index} data`), done);
+      }
       done += n;
     }
     return out;
   }
 
+  /** Lowest segment start above `pa`. */
+  private nextStart(pa: bigint): bigint | undefined {
+    return this.segs[this.firstCandidate(pa) + 1]?.start;
+  }
+
   /**
-   * Page-granular view of a byte-granular format. A page only partly inside a segment (RAM
-   * ranges need not be page aligned, e.g. one ending at 0x9fc00) is a 'hole' here, as in
-   * makedumpfile's cyclic-mode bitmap; its covered bytes can still be read.
+   * Page-granular view of a byte-granular format. RAM ranges need not be page aligned (one may
+   * end at 0x9fc00): like makedumpfile, a page that a segment's file data covers at all is
+   * present, and its uncovered bytes read as zeros.
    */
   pageState(pfn: bigint): PageState {
     const pa = pfn << BigInt(this.pageShift);
-    const last = pa + BigInt(this.pageSize) - 1n;
     const s = this.find(pa);
-    if (!s || last >= s.memEnd) return 'hole';
-    if (last < s.fileEnd) return 'present';
-    return pa >= s.fileEnd ? 'excluded' : 'hole';
+    if (s && pa < s.fileEnd) return 'present';
+    const next = this.segs[this.firstCandidate(pa) + 1];
+    if (next && next.start < pa + BigInt(this.pageSize) && next.fileEnd > next.start) return 'present';
+    return s ? 'excluded' : 'hole';
+  }
+
+  /** Index of the last segment starting at or below `pa` (-1 if none). */
+  private firstCandidate(pa: bigint): number {
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    let cand = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.segs[mid]!.start <= pa) {
+        cand = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return cand;
   }
 
   ranges(): readonly PhysRange[] {
