@@ -1,162 +1,26 @@
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { lzo1xCompress, lzo1xDecompress } from '../../../src/formats/codecs/lzo.js';
+import { need, sharedDumps } from '../../helpers/dumps.js';
+import { elfPages, storedPages } from '../../helpers/stored-pages.js';
 
-// ---------------------------------------------------------------------------------------------
 // Real data: pages of a kdump-compressed file written by makedumpfile -l, i.e. by liblzo2's
 // lzo1x_1_compress, checked against the same pages of the ELF vmcore the file was made from.
-// ---------------------------------------------------------------------------------------------
 
-const IN_CI = !!process.env.CI;
 const PAGE = 4096;
-const DUMP = '6.1-sysrq';
 const FLAG_LZO = 0x2;
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'kdumpkit') return dir;
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
-const REPO = repoRoot();
-const CACHE = process.env.KDUMPKIT_TEST_CACHE ?? join(REPO, '.cache');
-const SHARED_VMCORES = join(process.env.KDUMPKIT_SHARED ?? resolve(REPO, '..', 'shared'), 'vmcores');
-
-/** A fixture that cannot be had: fails the test in CI, skips it elsewhere. */
-function unavailable(t: TestContext, why: string): void {
-  if (IN_CI) assert.fail(`test input unavailable in CI: ${why}`);
-  t.skip(why);
-}
-
-function haveTool(cmd: string): boolean {
-  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore' });
-  return r.error === undefined;
-}
-
-/** Runs a tool that writes `target`, via a private temporary name so parallel runs never see half a file. */
-function produce(target: string, cmd: string, args: (tmp: string) => string[]): void {
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}`;
-  rmSync(tmp, { force: true });
-  const r = spawnSync(cmd, args(tmp), { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  if (r.error || r.status !== 0 || !existsSync(tmp)) {
-    rmSync(tmp, { force: true });
-    throw new Error(`${cmd} ${args(tmp).join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.toString().slice(-2000)}`);
-  }
-  renameSync(tmp, target);
-}
-
-/** `<cache>/vmcores/6.1-sysrq/vmcore.elf`, decompressed from the shared .zst if needed. */
-function elfVmcore(t: TestContext): string | undefined {
-  const elf = join(CACHE, 'vmcores', DUMP, 'vmcore.elf');
-  if (existsSync(elf)) return elf;
-  const zst = join(SHARED_VMCORES, DUMP, 'vmcore.elf.zst');
-  if (!existsSync(zst)) return void unavailable(t, `missing ${zst} (the shared real dumps)`);
-  if (!haveTool('zstd')) return void unavailable(t, `zstd is not installed; it is needed to decompress ${zst}`);
-  produce(elf, 'zstd', (tmp) => ['-d', '--long=27', '-q', '-f', zst, '-o', tmp]);
-  return elf;
-}
-
-/** `<cache>/vmcores/6.1-sysrq/vmcore.d31.lzo`, made by makedumpfile -l from the ELF if needed. */
-function lzoDump(t: TestContext): { dump: string; elf: string } | undefined {
-  const elf = elfVmcore(t);
-  if (elf === undefined) return undefined;
-  const dump = join(CACHE, 'vmcores', DUMP, 'vmcore.d31.lzo');
-  if (existsSync(dump)) return { dump, elf };
-  if (!haveTool('makedumpfile')) return void unavailable(t, 'makedumpfile is not installed; it is needed to make LZO pages');
-  produce(dump, 'makedumpfile', (tmp) => ['-l', '-d', '31', elf, tmp]);
-  return { dump, elf };
-}
-
-interface CompressedPage {
-  readonly pfn: number;
-  readonly data: Uint8Array;
-}
-
-/**
- * The first `max` pages of a kdump-compressed file whose descriptor has `flag` set. Minimal
- * parsing of makedumpfile's diskdump_mod.h layout: disk_dump_header (block_size @428,
- * sub_hdr_size @432, bitmap_blocks @436), then sub header, then bitmap1 and bitmap2 (half of
- * bitmap_blocks each; one bit per pfn, LSB first), then one 24-byte page_desc per pfn set in
- * bitmap2 (i64 offset, u32 size, u32 flags, u64 page_flags).
- */
-function compressedPages(file: string, flag: number, max: number): CompressedPage[] {
-  const b = readFileSync(file);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  assert.equal(b.subarray(0, 8).toString('latin1'), 'KDUMP   ', `${file} is not a kdump-compressed file`);
-  const blockSize = dv.getInt32(428, true);
-  const subHdrSize = dv.getInt32(432, true);
-  const bitmapBlocks = dv.getUint32(436, true);
-  assert.equal(blockSize, PAGE);
-  const bitmap2 = b.subarray((1 + subHdrSize + bitmapBlocks / 2) * blockSize, (1 + subHdrSize + bitmapBlocks) * blockSize);
-  let desc = (1 + subHdrSize + bitmapBlocks) * blockSize;
-  const out: CompressedPage[] = [];
-  for (let pfn = 0; pfn < bitmap2.length * 8 && out.length < max; pfn++) {
-    if (((bitmap2[pfn >> 3]! >> (pfn & 7)) & 1) === 0) continue;
-    const offset = Number(dv.getBigInt64(desc, true));
-    const size = dv.getUint32(desc + 8, true);
-    const flags = dv.getUint32(desc + 12, true);
-    desc += 24;
-    if ((flags & flag) === 0) continue;
-    assert.ok(size > 0 && size < PAGE && offset > 0 && offset + size <= b.length, `bad descriptor for pfn ${pfn}`);
-    out.push({ pfn, data: b.subarray(offset, offset + size) });
-  }
-  return out;
-}
-
-/** Reads physical page `pfn` from an ELF64 vmcore (PT_LOAD segments by p_paddr), or undefined. */
-function elfPageReader(file: string): { read(pfn: number): Uint8Array | undefined; close(): void } {
-  const fd = openSync(file, 'r');
-  const hdr = Buffer.alloc(64);
-  readSync(fd, hdr, 0, 64, 0);
-  assert.equal(hdr.subarray(0, 4).toString('latin1'), '\x7fELF');
-  const phoff = Number(hdr.readBigUInt64LE(32));
-  let phnum = hdr.readUInt16LE(56);
-  if (phnum === 0xffff) {
-    // PN_XNUM: the real count is in section header 0's sh_info.
-    const sh = Buffer.alloc(64);
-    readSync(fd, sh, 0, 64, Number(hdr.readBigUInt64LE(40)));
-    phnum = sh.readUInt32LE(44);
-  }
-  const ph = Buffer.alloc(phnum * 56);
-  readSync(fd, ph, 0, ph.length, phoff);
-  const loads: { paddr: number; filesz: number; offset: number }[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const p = ph.subarray(i * 56, i * 56 + 56);
-    if (p.readUInt32LE(0) !== 1) continue;
-    loads.push({ offset: Number(p.readBigUInt64LE(8)), paddr: Number(p.readBigUInt64LE(24)), filesz: Number(p.readBigUInt64LE(32)) });
-  }
-  return {
-    read(pfn) {
-      const addr = pfn * PAGE;
-      const seg = loads.find((s) => s.paddr <= addr && addr + PAGE <= s.paddr + s.filesz);
-      if (!seg) return undefined;
-      const page = new Uint8Array(PAGE);
-      readSync(fd, page, 0, PAGE, seg.offset + (addr - seg.paddr));
-      return page;
-    },
-    close() {
-      closeSync(fd);
-    },
-  };
-}
+const DUMP = sharedDumps().find((d) => d.name === '6.1-sysrq');
 
 describe('lzo1x on real makedumpfile -l pages', () => {
-  test('the first 2000 LZO pages decode to the vmcore pages and survive our compressor', (t) => {
-    const files = lzoDump(t);
-    if (!files) return;
-    const pages = compressedPages(files.dump, FLAG_LZO, 2000);
+  test('the first 2000 LZO pages decode to the vmcore pages and survive our compressor', async (t) => {
+    if (!DUMP) return assert.fail('shared dump 6.1-sysrq not found');
+    const file = join(DUMP.cacheDir, 'vmcore.d31.lzo');
+    const elfPath = join(DUMP.cacheDir, 'vmcore.elf');
+    if (!need(t, file) || !need(t, elfPath)) return;
+    const pages = await storedPages(file, FLAG_LZO, 2000);
     assert.equal(pages.length, 2000, 'expected at least 2000 LZO-compressed pages');
-
-    const elf = elfPageReader(files.elf);
+    const elf = await elfPages(elfPath);
     let compared = 0;
     try {
       for (const { pfn, data } of pages) {
@@ -177,7 +41,7 @@ describe('lzo1x on real makedumpfile -l pages', () => {
     assert.ok(compared > 1900, `only ${compared} of 2000 pages found in the ELF vmcore`);
 
     // Throughput on these real pages, for the record (not asserted: CI machines vary).
-    const all = compressedPages(files.dump, FLAG_LZO, Infinity);
+    const all = await storedPages(file, FLAG_LZO, Infinity);
     const t0 = process.hrtime.bigint();
     for (const { data } of all) lzo1xDecompress(data, PAGE);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
