@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { FaultError, FormatError } from '../../util/errors.js';
 import { FileSource, type ByteSource } from '../../util/file.js';
 import type { VirtualMemory } from '../../memory/address-space.js';
+import { findElfSection, SHF_COMPRESSED, SHT_NOBITS } from '../elf/sections.js';
 import { BTF_HEADER_SIZE, BTF_MAGIC, BTF_VERSION, parseBtf, parseBtfHeader, type Btf, type BtfHeader } from './btf.js';
 
 /**
@@ -20,92 +21,6 @@ export interface BtfSourceOptions {
 /** Largest BTF blob we accept (vmlinux BTF is ~5 MB; allmodconfig kernels reach ~20 MB). */
 const MAX_BTF_BYTES = 256 << 20;
 
-const SHT_NOBITS = 8;
-const SHF_COMPRESSED = 0x800;
-const SHN_XINDEX = 0xffff;
-
-interface RawShdr {
-  readonly nameOff: number;
-  readonly type: number;
-  readonly flags: bigint;
-  readonly addr: bigint;
-  readonly offset: bigint;
-  readonly size: bigint;
-  readonly link: number;
-  readonly headerOffset: bigint;
-}
-
-export interface ElfSection {
-  readonly index: number;
-  readonly name: string;
-  readonly type: number;
-  readonly flags: bigint;
-  readonly addr: bigint;
-  readonly offset: bigint;
-  readonly size: bigint;
-  /** File offset of this section's header, for error messages. */
-  readonly headerOffset: bigint;
-}
-
-/**
- * Reads an ELF file's section headers with positional reads (ELF32/ELF64, either byte order)
- * and returns the named section, or undefined. Never loads the whole file.
- */
-export function findElfSection(src: ByteSource, name: string): ElfSection | undefined {
-  const id = src.read(0n, 16, 'ELF identification');
-  if (!(id[0] === 0x7f && id[1] === 0x45 && id[2] === 0x4c && id[3] === 0x46)) throw new FormatError(src.path, 0, 'not an ELF file (bad magic)');
-  const cls = id[4];
-  const data = id[5];
-  if (cls !== 1 && cls !== 2) throw new FormatError(src.path, 4, `ELF class ${cls} is neither ELFCLASS32 nor ELFCLASS64`);
-  if (data !== 1 && data !== 2) throw new FormatError(src.path, 5, `ELF data encoding ${data} is neither little- nor big-endian`);
-  const is64 = cls === 2;
-  const le = data === 1;
-  const ehdr = src.read(0n, is64 ? 64 : 52, 'ELF header');
-  const dv = new DataView(ehdr.buffer, ehdr.byteOffset, ehdr.byteLength);
-  const shoff = is64 ? dv.getBigUint64(0x28, le) : BigInt(dv.getUint32(0x20, le));
-  const shentsize = dv.getUint16(is64 ? 0x3a : 0x2e, le);
-  let shnum = dv.getUint16(is64 ? 0x3c : 0x30, le);
-  let shstrndx = dv.getUint16(is64 ? 0x3e : 0x32, le);
-  const entWant = is64 ? 64 : 40;
-  if (shoff === 0n) throw new FormatError(src.path, is64 ? 0x28 : 0x20, 'ELF file has no section header table (e_shoff is 0)');
-  if (shentsize !== entWant) throw new FormatError(src.path, is64 ? 0x3a : 0x2e, `e_shentsize ${shentsize} is not ${entWant}`);
-  const readShdr = (i: number): RawShdr => {
-    const off = shoff + BigInt(i * shentsize);
-    const b = src.read(off, shentsize, `section header ${i}`);
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    return is64
-      ? { nameOff: v.getUint32(0, le), type: v.getUint32(4, le), flags: v.getBigUint64(8, le), addr: v.getBigUint64(16, le), offset: v.getBigUint64(24, le), size: v.getBigUint64(32, le), link: v.getUint32(40, le), headerOffset: off }
-      : { nameOff: v.getUint32(0, le), type: v.getUint32(4, le), flags: BigInt(v.getUint32(8, le)), addr: BigInt(v.getUint32(12, le)), offset: BigInt(v.getUint32(16, le)), size: BigInt(v.getUint32(20, le)), link: v.getUint32(24, le), headerOffset: off };
-  };
-  if (shnum === 0 || shstrndx === SHN_XINDEX) {
-    // Extended numbering: the real counts live in section header 0.
-    const s0 = readShdr(0);
-    if (shnum === 0) shnum = Number(s0.size);
-    if (shstrndx === SHN_XINDEX) shstrndx = s0.link;
-  }
-  if (shnum === 0) return undefined;
-  if (shoff + BigInt(shnum * shentsize) > src.size) {
-    throw new FormatError(src.path, is64 ? 0x28 : 0x20, `section header table (${shnum} entries at 0x${shoff.toString(16)}) extends past end of file`);
-  }
-  const table = src.read(shoff, shnum * shentsize, 'section header table');
-  const tv = new DataView(table.buffer, table.byteOffset, table.byteLength);
-  if (shstrndx >= shnum) throw new FormatError(src.path, is64 ? 0x3e : 0x32, `e_shstrndx ${shstrndx} is not below the section count ${shnum}`);
-  const strHdr = readShdr(shstrndx);
-  if (strHdr.offset + strHdr.size > src.size || strHdr.size > 1n << 26n) {
-    throw new FormatError(src.path, strHdr.headerOffset, `section name table (offset 0x${strHdr.offset.toString(16)}, ${strHdr.size} bytes) extends past end of file`);
-  }
-  const names = Buffer.from(src.read(strHdr.offset, Number(strHdr.size), 'section name table'));
-  const want = Buffer.from(name + '\0', 'latin1');
-  for (let i = 0; i < shnum; i++) {
-    const nameOff = tv.getUint32(i * shentsize, le);
-    if (nameOff + want.length > names.length) continue;
-    if (names.compare(want, 0, want.length, nameOff, nameOff + want.length) !== 0) continue;
-    const s = readShdr(i);
-    return { index: i, name, type: s.type, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, headerOffset: s.headerOffset };
-  }
-  return undefined;
-}
-
 /**
  * BTF from the `.BTF` section of a vmlinux or module ELF file. Error offsets are file offsets.
  */
@@ -123,7 +38,7 @@ export function btfFromElfSource(src: ByteSource, opts: BtfSourceOptions = {}): 
   const sec = findElfSection(src, '.BTF');
   if (!sec) throw new FormatError(src.path, undefined, 'ELF file has no .BTF section', 'The kernel must be built with CONFIG_DEBUG_INFO_BTF=y.');
   if (sec.type === SHT_NOBITS) throw new FormatError(src.path, sec.headerOffset, '.BTF section has no data in the file (SHT_NOBITS)');
-  if ((sec.flags & BigInt(SHF_COMPRESSED)) !== 0n) throw new FormatError(src.path, sec.headerOffset, '.BTF section is compressed (SHF_COMPRESSED); decompress it with objcopy first');
+  if ((sec.flags & SHF_COMPRESSED) !== 0n) throw new FormatError(src.path, sec.headerOffset, '.BTF section is compressed (SHF_COMPRESSED); decompress it with objcopy first');
   if (sec.size > BigInt(MAX_BTF_BYTES)) throw new FormatError(src.path, sec.headerOffset, `.BTF section of ${sec.size} bytes is implausibly large`);
   if (sec.offset + sec.size > src.size) {
     throw new FormatError(src.path, sec.headerOffset, `.BTF section (offset 0x${sec.offset.toString(16)}, ${sec.size} bytes) extends past end of file (size ${src.size}): truncated file?`);

@@ -9,19 +9,16 @@
 import { FileSource, type ByteSource } from '../../util/file.js';
 import { FormatError } from '../../util/errors.js';
 import { u16, u32, u64 } from '../../util/bytes.js';
+import { isElf } from '../../formats/elf/elf64.js';
+import { readElfSections, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, elfString, type ElfSection } from '../../formats/elf/sections.js';
 import { kaslrShift, type KaslrShift } from './kaslr.js';
 import { SymbolTable, type KernelSymbol } from './symbol-table.js';
 
 const SHT_SYMTAB = 2;
-const SHT_NOBITS = 8;
-const SHF_WRITE = 0x1n;
-const SHF_ALLOC = 0x2n;
-const SHF_EXECINSTR = 0x4n;
 const SHN_UNDEF = 0;
 const SHN_LORESERVE = 0xff00;
 const SHN_ABS = 0xfff1;
 const SHN_COMMON = 0xfff2;
-const SHN_XINDEX = 0xffff;
 const STT_OBJECT = 1;
 const STT_SECTION = 3;
 const STT_FILE = 4;
@@ -30,61 +27,6 @@ const STB_WEAK = 2;
 const STB_GNU_UNIQUE = 10;
 /** Larger than any vmlinux symtab (allyesconfig: ~100 MB). */
 const MAX_TABLE = 1 << 30;
-
-export interface ElfSection {
-  readonly index: number;
-  readonly name: string;
-  readonly type: number;
-  readonly flags: bigint;
-  readonly addr: bigint;
-  readonly offset: bigint;
-  readonly size: bigint;
-  readonly link: number;
-  readonly entsize: bigint;
-}
-
-/** Reads and checks the ELF64 little-endian section header table. */
-export function readElfSections(src: ByteSource): ElfSection[] {
-  if (src.size < 64n) throw new FormatError(src.path, 0, `file too small (${src.size} bytes) to be an ELF file`);
-  const h = src.read(0n, 64, 'ELF header');
-  if (!(h[0] === 0x7f && h[1] === 0x45 && h[2] === 0x4c && h[3] === 0x46)) throw new FormatError(src.path, 0, 'not an ELF file (bad magic)');
-  if (h[4] !== 2) throw new FormatError(src.path, 4, `ELF class ${h[4]} is not ELFCLASS64`);
-  if (h[5] !== 1) throw new FormatError(src.path, 5, `ELF data encoding ${h[5]} is not little-endian`);
-  const shoff = u64(h, 0x28);
-  const shentsize = u16(h, 0x3a);
-  let shnum = u16(h, 0x3c);
-  let shstrndx = u16(h, 0x3e);
-  if (shoff === 0n) throw new FormatError(src.path, 0x28, 'no section header table (e_shoff is 0)');
-  if (shentsize !== 64) throw new FormatError(src.path, 0x3a, `e_shentsize ${shentsize} is not 64`);
-  if (shnum === 0 || shstrndx === SHN_XINDEX) {
-    // Extended numbering: the real values live in section header 0.
-    if (shoff + 64n > src.size) throw new FormatError(src.path, 0x28, `section header 0 at 0x${shoff.toString(16)} is past end of file`);
-    const s0 = src.read(shoff, 64, 'section header 0');
-    if (shnum === 0) shnum = Number(u64(s0, 32));
-    if (shstrndx === SHN_XINDEX) shstrndx = u32(s0, 40);
-  }
-  if (shnum === 0 || shnum > 1 << 20) throw new FormatError(src.path, 0x3c, `implausible section count ${shnum}`);
-  if (shoff + BigInt(shnum * 64) > src.size) throw new FormatError(src.path, 0x28, `section header table (${shnum} entries at 0x${shoff.toString(16)}) extends past end of file`);
-  const t = src.read(shoff, shnum * 64, 'section header table');
-  const raw = [];
-  for (let i = 0; i < shnum; i++) {
-    const o = i * 64;
-    raw.push({ nameOff: u32(t, o), type: u32(t, o + 4), flags: u64(t, o + 8), addr: u64(t, o + 16), offset: u64(t, o + 24), size: u64(t, o + 32), link: u32(t, o + 40), entsize: u64(t, o + 56) });
-  }
-  let shstr: Uint8Array | undefined;
-  const strSec = raw[shstrndx];
-  if (strSec && strSec.type !== SHT_NOBITS && strSec.size > 0n && strSec.size < BigInt(MAX_TABLE) && strSec.offset + strSec.size <= src.size) {
-    shstr = src.read(strSec.offset, Number(strSec.size), 'section name table');
-  }
-  return raw.map((s, index) => ({ index, name: shstr ? cstr(shstr, s.nameOff) : '', type: s.type, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, link: s.link, entsize: s.entsize }));
-}
-
-function cstr(b: Uint8Array, off: number): string {
-  if (off >= b.length) return '';
-  let e = b.indexOf(0, off);
-  if (e < 0) e = b.length;
-  return Buffer.from(b.buffer, b.byteOffset + off, e - off).toString('latin1');
-}
 
 function readSection(src: ByteSource, s: ElfSection, what: string): Uint8Array {
   if (s.type === SHT_NOBITS) throw new FormatError(src.path, undefined, `${what} section ${s.name || `#${s.index}`} has no data in the file (SHT_NOBITS)`);
@@ -134,6 +76,12 @@ export function readVmlinuxSymbols(path: string, kaslr?: KaslrShift): VmlinuxSym
 }
 
 export function readElfSymbols(src: ByteSource, kaslr: KaslrShift = kaslrShift(0n)): VmlinuxSymbols {
+  // Symbol entries are read as Elf64_Sym, little-endian (x86_64 vmlinux).
+  if (src.size < 64n) throw new FormatError(src.path, 0, `file too small (${src.size} bytes) to be an ELF file`);
+  const id = src.read(0n, 6, 'ELF identification');
+  if (!isElf(id)) throw new FormatError(src.path, 0, 'not an ELF file (bad magic)');
+  if (id[4] !== 2) throw new FormatError(src.path, 4, `ELF class ${id[4]} is not ELFCLASS64`);
+  if (id[5] !== 1) throw new FormatError(src.path, 5, `ELF data encoding ${id[5]} is not little-endian`);
   const sections = readElfSections(src);
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
   if (!symtab) {
@@ -156,7 +104,7 @@ export function readElfSymbols(src: ByteSource, kaslr: KaslrShift = kaslrShift(0
     const stype = info & 0xf;
     if (stype === STT_SECTION || stype === STT_FILE || shndx === SHN_UNDEF || nameOff === 0) continue;
     if (nameOff >= strs.length) throw new FormatError(src.path, symtab.offset + BigInt(o), `symbol #${i} name offset ${nameOff} is past the end of the string table (${strs.length} bytes)`);
-    const name = cstr(strs, nameOff);
+    const name = elfString(strs, nameOff);
     if (name === '') continue;
     const sec = shndx < SHN_LORESERVE ? sections[shndx] : undefined;
     out.push({ name, address: kaslr.apply(value), type: typeChar(info, shndx, sec) });
@@ -176,5 +124,5 @@ function readBanner(src: ByteSource, sections: readonly ElfSection[], value: big
   const len = Number(left < 512n ? left : 512n);
   if (off + BigInt(len) > src.size) return undefined;
   const b = src.read(off, len, 'linux_banner');
-  return cstr(b, 0);
+  return elfString(b, 0);
 }
