@@ -320,9 +320,9 @@ lab_4level() {
 # make-qemu-dump.sh: the guest panics without kdump and QEMU writes its memory with
 # dump-guest-memory, as ELF and in each kdump-compressed format this QEMU has. Debian's QEMU 7.2
 # has zlib only ("kdump-lzo is not available now"); a missing format is recorded in formats.txt
-# and is no failure. The guest loads no modules, so Debian's modular qemu_fw_cfg never hands
-# QEMU the guest's VMCOREINFO (-device vmcoreinfo alone is not enough); formats.txt says whether
-# the dump has it.
+# and is no failure. scripts/lab/make-qemu-dump.sh (not ../shared/lab's, whose guest loads no
+# modules) loads Debian's modular qemu_fw_cfg so QEMU gets the guest's VMCOREINFO;
+# formats.txt says whether the dump has it.
 lab_qemu() {
   local dir=$CACHE/lab/qemu tmp=$CACHE/lab/.qemu.tmp t0=$EPOCHREALTIME t1 f n ok='' why
   if magic "$dir/qemu.elf" elf && magic "$dir/qemu.kdump-zlib" kdump-or-flat && [ -s "$dir/formats.txt" ] && [ -s "$dir/kernel-release" ]; then
@@ -332,7 +332,7 @@ lab_qemu() {
     for n in 1 2; do
       rm -rf -- "$tmp"; mkdir -p "$tmp"; t1=$EPOCHREALTIME
       say "boot    lab/qemu (attempt $n of 2): kernel $KVER, ${LAB_MEM} MB, panic, QEMU dump-guest-memory in each format under TCG"
-      if run_lab "$tmp/make-qemu-dump.log" "" "$LAB/make-qemu-dump.sh" "$tmp" "$LAB_MEM" \
+      if run_lab "$tmp/make-qemu-dump.log" "" "$REPO/scripts/lab/make-qemu-dump.sh" "$tmp" "$LAB_MEM" \
         && magic "$tmp/qemu.elf" elf && magic "$tmp/qemu.kdump-zlib" kdump-or-flat; then
         ok=1; break
       fi

@@ -161,6 +161,8 @@ export function dumpInfo(dump: Dump): DumpInfoReport {
     }
   }
 
+  // QEMU (dump/dump.c) fills pr_pid with the vCPU index + 1, not the guest's pid.
+  if (dump.notes.some((n) => n.name === 'QEMU')) warnings.push('written by QEMU dump-guest-memory: the PID column holds QEMU vCPU numbers, not kernel pids');
   const crash = info?.crashTime;
   return {
     file: dump.path,
