@@ -6,6 +6,14 @@ import { parseCommandArgs, renderCommandHelp, type CommandSpec, type Io } from '
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CommandSpec> }>> = {
   info: { summary: 'describe a dump file: format, pages, kernel, CPUs, layout', load: async () => (await import('./commands/info.js')).default as unknown as CommandSpec },
   dmesg: { summary: "print the crashed kernel's log (like makedumpfile --dump-dmesg)", load: async () => (await import('./commands/dmesg.js')).default as unknown as CommandSpec },
+  save: { summary: 'save a crash dump filtered and compressed (like makedumpfile)', load: async () => (await import('./commands/save.js')).default as unknown as CommandSpec },
+  reassemble: { summary: 'rebuild a dump file from a flattened stream (like makedumpfile -R)', load: async () => (await import('./commands/reassemble.js')).default as unknown as CommandSpec },
+  analyze: { summary: 'why the kernel died: verdict, panic, crashing task, CPUs, tasks, modules, log', load: async () => (await import('./commands/analyze.js')).default as unknown as CommandSpec },
+  sys: { summary: "the crashed system at a glance (like crash's sys)", load: async () => (await import('./commands/sys.js')).default as unknown as CommandSpec },
+  ps: { summary: "every task of the crashed kernel (like crash's ps)", load: async () => (await import('./commands/ps.js')).default as unknown as CommandSpec },
+  mod: { summary: "loaded modules and the kernel's taint (like crash's mod)", load: async () => (await import('./commands/mod.js')).default as unknown as CommandSpec },
+  log: { summary: "the crashed kernel's log, -T for wall-clock times (like crash's log)", load: async () => (await import('./commands/log.js')).default as unknown as CommandSpec },
+  bt: { summary: 'backtraces of the crashed task, every CPU, or any task (ORC unwinder, no debuginfo)', load: async () => (await import('./commands/bt.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
