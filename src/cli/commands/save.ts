@@ -26,6 +26,7 @@ const options = {
   threads: { type: 'string', short: 't' },
   quiet: { type: 'boolean', short: 'q' },
   'no-space-check': { type: 'boolean' },
+  rules: { type: 'string' },
 } as const;
 
 function defaultThreads(): number {
@@ -66,7 +67,9 @@ Dump level (--level, 0..31, default 31) adds up what to leave out:
    8  user process memory                  16 free pages
 Level 31 keeps the kernel's own data, which is what crash, drgn and kdumpkit need; level 0
 keeps everything. Poisoned (hwpoison) and offline pages are always left out, as makedumpfile
-does. Page counts per category are printed at the end in makedumpfile's words.
+does. Page counts per category are printed at the end in makedumpfile's words. Pages are
+classified as current makedumpfile does; '--rules 1.7.2' reproduces Debian 12's makedumpfile
+1.7.2 exactly, including its bug of dropping slab pages as user data on Linux >= 6.2.
 
 Compression (--compress, default ${DEFAULT_CODEC}): zstd compresses best and fastest here; crash
 (>= 8.0.1), drgn/libkdumpfile and kdumpkit read it, and so does makedumpfile >= 1.7.0 when built
@@ -97,6 +100,7 @@ Examples:
     threads: 'compression threads (default: CPUs, at most 4; 0 = none)',
     quiet: 'no progress and no summary, only errors',
     'no-space-check': 'write even if the estimate says the dump will not fit (it is then kept incomplete)',
+    rules: "page rules: latest (default) or 1.7.2 to match Debian 12's makedumpfile count for count",
   },
   minPositionals: 1,
   maxPositionals: 2,
@@ -129,7 +133,9 @@ Examples:
 
       // Compression workers boot while the pages are classified.
       pool = format === 'kdump' ? startCompression(dump, level, codec, threads) : undefined;
-      const prep = prepareSave(dump, level, format, progress && ((p) => progress.update(p)));
+      const rules = v.rules ?? 'latest';
+      if (rules !== 'latest' && rules !== '1.7.2') throw new UsageError(`--rules ${rules}: expected latest or 1.7.2`);
+      const prep = prepareSave(dump, level, format, progress && ((p) => progress.update(p)), rules);
       progress?.end();
 
       if (plan.dir) makeDumpDir(plan.dir);
@@ -278,7 +284,7 @@ class Progress {
     const pct = p.total > 0 ? Math.min(100, (p.done / p.total) * 100) : 100;
     let s = `${PHASES[p.phase].padEnd(28)}: [${pct.toFixed(1).padStart(5)} %]`;
     const secs = (t - this.start) / 1000;
-    if (p.phase !== 'filter' && secs > 0.2 && p.done > 0) {
+    if (p.phase !== 'filter' && secs > 0 && p.done > 0 && (secs > 0.2 || p.done >= p.total)) {
       const rate = (p.done * p.pageSize) / secs; // bytes of dump memory per second
       const eta = ((p.total - p.done) * p.pageSize) / rate;
       s += `  ${(rate / 1e6).toFixed(1).padStart(6)} MB/s  eta ${formatEta(eta)}  ${formatBytes(p.bytesOut)} written`;

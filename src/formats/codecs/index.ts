@@ -1,7 +1,7 @@
-import { inflateSync } from 'node:zlib';
-import { lzo1xDecompress } from './lzo.js';
-import { snappyDecompress } from './snappy.js';
-import { zstdDecompress, initZstd } from './zstd.js';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { lzo1xCompress, lzo1xDecompress } from './lzo.js';
+import { snappyCompress, snappyDecompress } from './snappy.js';
+import { zstdCompress, zstdDecompress, initZstd, initZstdCompress } from './zstd.js';
 
 /** Page codecs of the kdump-compressed format (makedumpfile diskdump_mod.h DUMP_DH_COMPRESSED_*). */
 export type CodecName = 'zlib' | 'lzo' | 'snappy' | 'zstd';
@@ -49,4 +49,35 @@ export function decompressPage(codec: CodecName, data: Uint8Array, pageSize: num
   }
   if (out.length !== pageSize) throw new Error(`${codec} data decompressed to ${out.length} bytes, expected ${pageSize}`);
   return out;
+}
+
+/** Must be awaited once before compressPage (zstd compression is WebAssembly). */
+export async function initCompressors(): Promise<void> {
+  await initZstdCompress();
+}
+
+/**
+ * Compresses one page the way makedumpfile does (write_kdump_pages_cyclic): zlib
+ * deflate level 1 (Z_BEST_SPEED) as a zlib stream, LZO1X-1, raw snappy, or one zstd frame at
+ * level 1. Returns undefined when the result is not smaller than the page: the page is then
+ * stored raw (descriptor flags 0), as makedumpfile stores it. (The collector's hot loop uses
+ * collect/fast-codecs.ts, which writes the same formats without allocating per page.)
+ */
+export function compressPage(codec: CodecName, page: Uint8Array): Uint8Array | undefined {
+  let out: Uint8Array;
+  switch (codec) {
+    case 'zlib':
+      out = deflateSync(page, { level: 1 });
+      break;
+    case 'lzo':
+      out = lzo1xCompress(page);
+      break;
+    case 'snappy':
+      out = snappyCompress(page);
+      break;
+    case 'zstd':
+      out = zstdCompress(page, 1);
+      break;
+  }
+  return out.length < page.length ? out : undefined;
 }
