@@ -12,7 +12,7 @@ import { u16, u32, u64 } from '../../util/bytes.js';
 import { isElf } from '../../formats/elf/elf64.js';
 import { readElfSections, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, elfString, type ElfSection } from '../../formats/elf/sections.js';
 import { kaslrShift, type KaslrShift } from './kaslr.js';
-import { SymbolTable, type KernelSymbol } from './symbol-table.js';
+import { SymbolTableBuilder, type SymbolTable } from './symbol-table.js';
 
 const SHT_SYMTAB = 2;
 const SHN_UNDEF = 0;
@@ -25,6 +25,7 @@ const STT_FILE = 4;
 const STB_LOCAL = 0;
 const STB_WEAK = 2;
 const STB_GNU_UNIQUE = 10;
+const LINUX_BANNER = Buffer.from('linux_banner', 'latin1');
 /** Larger than any vmlinux symtab (allyesconfig: ~100 MB). */
 const MAX_TABLE = 1 << 30;
 
@@ -93,27 +94,29 @@ export function readElfSymbols(src: ByteSource, kaslr: KaslrShift = kaslrShift(0
   const syms = readSection(src, symtab, 'symbol table');
   const strs = readSection(src, strSec, 'string table');
   const count = Math.floor(syms.length / 24);
-  const out: KernelSymbol[] = [];
+  const out = new SymbolTableBuilder();
   let bannerSym: { value: bigint; shndx: number } | undefined;
   for (let i = 1; i < count; i++) {
     const o = i * 24;
     const nameOff = u32(syms, o);
     const info = syms[o + 4]!;
     const shndx = u16(syms, o + 6);
-    const value = u64(syms, o + 8);
     const stype = info & 0xf;
     if (stype === STT_SECTION || stype === STT_FILE || shndx === SHN_UNDEF || nameOff === 0) continue;
     if (nameOff >= strs.length) throw new FormatError(src.path, symtab.offset + BigInt(o), `symbol #${i} name offset ${nameOff} is past the end of the string table (${strs.length} bytes)`);
-    const name = elfString(strs, nameOff);
-    if (name === '') continue;
+    // The name's latin1 bytes go to the table as they are (elfString would decode them so).
+    let end = strs.indexOf(0, nameOff);
+    if (end < 0) end = strs.length;
+    if (end === nameOff) continue;
+    const value = u64(syms, o + 8);
     const sec = shndx < SHN_LORESERVE ? sections[shndx] : undefined;
-    out.push({ name, address: kaslr.apply(value), type: typeChar(info, shndx, sec) });
-    if (name === 'linux_banner' && bannerSym === undefined) bannerSym = { value, shndx };
+    out.addLatin1(strs, nameOff, end, kaslr.apply(value), typeChar(info, shndx, sec));
+    if (bannerSym === undefined && end - nameOff === LINUX_BANNER.length && LINUX_BANNER.every((c, k) => strs[nameOff + k] === c)) bannerSym = { value, shndx };
   }
-  if (out.length === 0) throw new FormatError(src.path, symtab.offset, '.symtab holds no defined symbols');
+  if (out.size === 0) throw new FormatError(src.path, symtab.offset, '.symtab holds no defined symbols');
   const banner = bannerSym ? readBanner(src, sections, bannerSym.value, bannerSym.shndx) : undefined;
   const notes = kaslr.offset !== 0n ? [`KASLR offset 0x${kaslr.offset.toString(16)} added to kernel-image addresses`] : [];
-  return { table: new SymbolTable(out, `vmlinux ${src.path}`, notes), banner };
+  return { table: out.build(`vmlinux ${src.path}`, notes), banner };
 }
 
 function readBanner(src: ByteSource, sections: readonly ElfSection[], value: bigint, shndx: number): string | undefined {

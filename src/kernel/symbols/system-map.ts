@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../../util/errors.js';
 import { kaslrShift, type KaslrShift } from './kaslr.js';
-import { SymbolTable, type KernelSymbol } from './symbol-table.js';
+import { SymbolTableBuilder, type SymbolTable } from './symbol-table.js';
 
 const LINE = /^([0-9a-fA-F]{1,16})[ \t]+(\S)[ \t]+(\S+)(?:[ \t]+\[([^\]\s]+)\])?[ \t]*$/;
 
@@ -32,7 +32,7 @@ export function parseSystemMap(text: string, opts: SystemMapOptions): SymbolTabl
     throw new FormatError(opts.path, 0, `a placeholder, not a System.map ("The real System.map is in the ${pkg} package")`, `Install ${pkg.replace('<version>', 'RELEASE')} and use /usr/lib/debug/boot/System.map-RELEASE.`);
   }
   const shift = opts.kaslr ?? kaslrShift(0n);
-  const syms: KernelSymbol[] = [];
+  const syms = new SymbolTableBuilder();
   let pos = 0;
   while (pos < text.length) {
     let nl = text.indexOf('\n', pos);
@@ -42,13 +42,13 @@ export function parseSystemMap(text: string, opts: SystemMapOptions): SymbolTabl
       const m = LINE.exec(line);
       if (!m) throw new FormatError(opts.path, pos, `not a System.map line ("ADDRESS TYPE NAME"): ${JSON.stringify(line.slice(0, 80))}`);
       const address = shift.apply(BigInt('0x' + m[1]!));
-      syms.push(m[4] !== undefined ? { name: m[3]!, address, type: m[2]!, module: m[4] } : { name: m[3]!, address, type: m[2]! });
+      syms.add(m[3]!, address, m[2]!, m[4]);
     }
     pos = nl + 1;
   }
-  if (syms.length === 0) throw new FormatError(opts.path, 0, 'no symbols (empty System.map)');
+  if (syms.size === 0) throw new FormatError(opts.path, 0, 'no symbols (empty System.map)');
   const note = shift.offset !== 0n ? [`KASLR offset 0x${shift.offset.toString(16)} added to kernel-image addresses`] : [];
-  return new SymbolTable(syms, `System.map ${opts.path}`, note);
+  return syms.build(`System.map ${opts.path}`, note);
 }
 
 /** Reads and parses a System.map file. */
