@@ -14,6 +14,8 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   mod: { summary: "loaded modules and the kernel's taint (like crash's mod)", load: async () => (await import('./commands/mod.js')).default as unknown as CommandSpec },
   log: { summary: "the crashed kernel's log, -T for wall-clock times (like crash's log)", load: async () => (await import('./commands/log.js')).default as unknown as CommandSpec },
   bt: { summary: 'backtraces of the crashed task, every CPU, or any task (ORC unwinder, no debuginfo)', load: async () => (await import('./commands/bt.js')).default as unknown as CommandSpec },
+  sym: { summary: "kernel and module symbols: name to address, address to name+off/size", load: async () => (await import('./commands/sym.js')).default as unknown as CommandSpec },
+  struct: { summary: "a struct's layout, or its members' values at an address (like crash's struct -o)", load: async () => (await import('./commands/struct.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
