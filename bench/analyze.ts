@@ -9,21 +9,10 @@
  * Needs /usr/bin/time (apt package time), python3-drgn, crash and linux-image-RELEASE-dbg.
  */
 import { spawnSync } from 'node:child_process';
+import { arg, median, ratioTable, TIME, type Run } from './timing.js';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CACHE, REPO, sharedDumps } from '../test/helpers/dumps.js';
-
-const TIME = '/usr/bin/time';
-
-interface Run {
-  seconds: number;
-  rssKb: number;
-}
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 function findDump(): string {
   const explicit = arg('dump', '');
@@ -42,25 +31,6 @@ function release(dump: string): string {
   return (JSON.parse(r.stdout) as { kernel: { release: string } }).kernel.release;
 }
 
-function timed(cmd: string, args: string[], input?: string): Run | string {
-  const r = spawnSync(TIME, ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 256 << 20, input });
-  const last = r.stderr.trimEnd().split('\n').pop() ?? '';
-  if (r.status !== 0) return `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3, -1).join(' ')}`;
-  const [secs, rss] = last.split(' ');
-  return { seconds: Number(secs), rssKb: Number(rss) };
-}
-
-function median(cmd: string, args: string[], runs: number, input?: string): Run | string {
-  const rs: Run[] = [];
-  for (let i = 0; i < runs; i++) {
-    const r = timed(cmd, args, input);
-    if (typeof r === 'string') return r;
-    rs.push(r);
-  }
-  rs.sort((a, b) => a.seconds - b.seconds);
-  return { seconds: rs[Math.floor(rs.length / 2)]!.seconds, rssKb: Math.max(...rs.map((r) => r.rssKb)) };
-}
-
 function main(): void {
   if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time, apt package time) is needed to measure peak RSS`);
   const dump = findDump();
@@ -77,12 +47,7 @@ function main(): void {
     writeFileSync(cmds, 'sys\nbt -a\nps\nmod\nlog\nquit\n');
     rows.push(['crash + DWARF vmlinux', median('crash', ['-s', vmlinux, dump, '-i', cmds], runs, '')]);
   } else rows.push(['drgn / crash', `no ${vmlinux} (apt-get install linux-image-${rel}-dbg)`]);
-  const out: string[] = [['tool', 'seconds', 'peak RSS MB', 'time ratio (tool / kdumpkit)'].join('\t')];
-  for (const [name, r] of rows) {
-    if (typeof r === 'string') out.push(`${name}\tn/a (${r})`);
-    else out.push([name, r.seconds.toFixed(2), (r.rssKb / 1024).toFixed(0), typeof ours === 'string' ? '-' : `${(r.seconds / ours.seconds).toFixed(1)}x`].join('\t'));
-  }
-  process.stdout.write(out.join('\n') + '\n');
+  process.stdout.write(ratioTable(rows));
 }
 
 main();

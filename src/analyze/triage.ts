@@ -8,7 +8,7 @@
  * crash machinery itself (dump_stack, panic, oops_end, the exception entry, the watchdog
  * interrupt, kexec) are skipped: the first frames left are where things went wrong.
  */
-import type { LogFrame, LogReport, PanicFacts } from '../kernel/panic.js';
+import type { CrashKind, LogFrame, LogReport, PanicFacts } from '../kernel/panic.js';
 import type { Task } from '../kernel/tasks.js';
 import type { CrashedTask } from './analyze.js';
 import { isUnavailable } from '../kernel/attempt.js';
@@ -16,25 +16,8 @@ import { isUnavailable } from '../kernel/attempt.js';
 /** PF_WQ_WORKER: "I'm a workqueue worker" (include/linux/sched.h). */
 const PF_WQ_WORKER = 0x20;
 
-export type TriageKind =
-  | 'sysrq'
-  | 'null-deref'
-  | 'page-fault'
-  | 'general-protection'
-  | 'bug'
-  | 'invalid-opcode'
-  | 'oops'
-  | 'soft-lockup'
-  | 'hard-lockup'
-  | 'hung-task'
-  | 'rcu-stall'
-  | 'oom'
-  | 'warning'
-  | 'double-fault'
-  | 'stack-protector'
-  | 'bad-page'
-  | 'panic'
-  | 'unknown';
+/** What crashed the kernel (panic.ts CrashKind), a SysRq-triggered crash, or unknown. */
+export type TriageKind = 'sysrq' | CrashKind | 'unknown';
 
 export interface Triage {
   readonly kind: TriageKind;

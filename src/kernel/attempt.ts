@@ -6,6 +6,7 @@
  * anything else is a bug and propagates.
  */
 import { KdumpkitError } from '../util/errors.js';
+import type { Kernel } from './kernel.js';
 
 /** A value that could not be read, and why. */
 export interface Unavailable {
@@ -37,4 +38,14 @@ export function tryRead<T>(notes: string[], what: string, f: () => T): T | undef
     }
     throw e;
   }
+}
+
+/** The s32 variable `name`, or undefined when the symbol is missing or (with a note) unreadable. */
+export function readSymbolS32(k: Kernel, name: string, warnings: string[]): number | undefined {
+  const a = k.symbols.address(name);
+  if (a === undefined) return undefined;
+  return tryRead(warnings, name, () => {
+    const b = k.mem.read(a, 4);
+    return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
+  });
 }

@@ -14,6 +14,7 @@
 import type { PrintkLog } from './printk.js';
 import type { Kernel } from './kernel.js';
 import { KdumpkitError } from '../util/errors.js';
+import { readSymbolS32 } from './attempt.js';
 
 export interface LogLine {
   /** Index of the record in the log. */
@@ -317,8 +318,8 @@ export function readPanicFacts(lines: readonly LogLine[], k?: Kernel): PanicFact
   let crashingCpu: number | undefined;
   if (k) {
     panicMessageInMemory = readPanicBuffer(k, warnings);
-    panicCpu = readS32(k, 'panic_cpu', warnings);
-    crashingCpu = readS32(k, 'crashing_cpu', warnings);
+    panicCpu = readSymbolS32(k, 'panic_cpu', warnings);
+    crashingCpu = readSymbolS32(k, 'crashing_cpu', warnings);
   }
   const panicMessage = panic?.message ?? (panicMessageInMemory || undefined);
   const panicString = panic ? panic.headline : panicMessage !== undefined ? `Kernel panic - not syncing: ${panicMessage}` : undefined;
@@ -385,19 +386,6 @@ function readPanicBuffer(k: Kernel, warnings: string[]): string | undefined {
   } catch (e) {
     if (!(e instanceof KdumpkitError)) throw e;
     warnings.push(`panic message buffer unreadable: ${e.message}`);
-    return undefined;
-  }
-}
-
-function readS32(k: Kernel, name: string, warnings: string[]): number | undefined {
-  const a = k.symbols.address(name);
-  if (a === undefined) return undefined;
-  try {
-    const b = k.mem.read(a, 4);
-    return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
-  } catch (e) {
-    if (!(e instanceof KdumpkitError)) throw e;
-    warnings.push(`${name}: ${e.message}`);
     return undefined;
   }
 }

@@ -12,8 +12,8 @@
  */
 import type { Kernel } from './kernel.js';
 import { readCpuSet } from './cpus.js';
-import { KdumpkitError } from '../util/errors.js';
 import { cString } from '../util/bytes.js';
+import { tryRead } from './attempt.js';
 
 export interface Utsname {
   readonly sysname: string;
@@ -67,15 +67,7 @@ const KNOWN_HZ = [100, 250, 300, 1000, 24, 48, 64, 128, 256, 512, 1024, 1200, 20
 
 export function readSysFacts(k: Kernel): SysFacts {
   const notes: string[] = [];
-  const num = <T>(what: string, f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (e) {
-      if (!(e instanceof KdumpkitError)) throw e;
-      notes.push(`${what}: ${e.message}`);
-      return undefined;
-    }
-  };
+  const num = <T>(what: string, f: () => T): T | undefined => tryRead(notes, what, f);
   const dv = (addr: bigint, n: number): DataView => {
     const b = k.mem.read(addr, n);
     return new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -17,6 +17,7 @@ import type { Kernel } from './kernel.js';
 import { PerCpu, readCpuSet, readRunqueues, type CpuSet, type RunqueueInfo } from './cpus.js';
 import { KdumpkitError, ValidationError } from '../util/errors.js';
 import { cString } from '../util/bytes.js';
+import { readSymbolS32 } from './attempt.js';
 
 /** include/linux/sched.h (stable since 4.14): bits task_state_index() tests beyond TASK_REPORT. */
 const TASK_UNINTERRUPTIBLE = 0x2;
@@ -304,7 +305,7 @@ export function readTasks(k: Kernel, opts: ReadTasksOptions = {}): TaskList {
   const activeOn = new Map<bigint, number>();
   for (const rq of runqueues) activeOn.set(rq.curr, rq.cpu);
 
-  const nrThreads = readInt(k, 'nr_threads', warnings);
+  const nrThreads = readSymbolS32(k, 'nr_threads', warnings);
   const mem = opts.noMemory ? undefined : new MemoryReader(k, o, percpu, cpus.online, warnings);
 
   // Threads sharing an mm: their unsynced task->rss_stat caches add up (Linux < 6.2).
@@ -354,19 +355,6 @@ export function readTasks(k: Kernel, opts: ReadTasksOptions = {}): TaskList {
   // Idle tasks first (by CPU), then by pid, as crash's ps.
   tasks.sort((a, b) => (a.idle !== b.idle ? (a.idle ? -1 : 1) : a.idle ? a.cpu - b.cpu : a.pid - b.pid));
   return { tasks, runqueues, cpus, nrThreads, stateChars, warnings };
-}
-
-function readInt(k: Kernel, name: string, warnings: string[]): number | undefined {
-  const a = k.symbols.address(name);
-  if (a === undefined) return undefined;
-  try {
-    const b = k.mem.read(a, 4);
-    return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
-  } catch (e) {
-    if (!(e instanceof KdumpkitError)) throw e;
-    warnings.push(`${name}: ${e.message}`);
-    return undefined;
-  }
 }
 
 /**

@@ -57,6 +57,31 @@ export function emit(io: Io, json: boolean | undefined, report: unknown, text: (
   io.out(json ? renderJson(report) : text());
 }
 
+/**
+ * An analysis command that takes one DUMP and the kernel options and prints one report of it,
+ * as text or (--json) JSON: `spec` says what it is, `report` reads it, `render` prints it.
+ */
+export function reportCommand<R>(
+  spec: Pick<CommandSpec, 'name' | 'summary' | 'usage' | 'help'>,
+  report: (ctx: AnalysisContext) => R,
+  render: (r: R) => string,
+): CommandSpec<typeof KERNEL_OPTIONS> {
+  return {
+    ...spec,
+    options: { ...KERNEL_OPTIONS },
+    optionHelp: KERNEL_OPTION_HELP,
+    minPositionals: 1,
+    maxPositionals: 1,
+    async run(args, io) {
+      return withContext(args.positionals[0]!, args.values, (ctx) => {
+        const r = report(ctx);
+        emit(io, args.values.json, r, () => render(r));
+        return 0;
+      });
+    },
+  };
+}
+
 const options = { ...KERNEL_OPTIONS, 'log-lines': { type: 'string' } } as const;
 
 const analyze: CommandSpec<typeof options> = {

@@ -1,15 +1,13 @@
 import { sysReport } from '../../analyze/sys.js';
 import { renderSysText } from '../../report/sys-text.js';
-import type { CommandSpec } from '../command.js';
-import { emit, KERNEL_HELP_NOTE, KERNEL_OPTION_HELP, KERNEL_OPTIONS, withContext } from './analyze.js';
+import { KERNEL_HELP_NOTE, reportCommand } from './analyze.js';
 
-const options = { ...KERNEL_OPTIONS } as const;
-
-const sys: CommandSpec<typeof options> = {
-  name: 'sys',
-  summary: "the crashed system at a glance, like crash's sys",
-  usage: ['sys DUMP [--json] [--vmlinux FILE | --system-map FILE] [--btf FILE]'],
-  help: `
+const sys = reportCommand(
+  {
+    name: 'sys',
+    summary: "the crashed system at a glance, like crash's sys",
+    usage: ['sys DUMP [--json] [--vmlinux FILE | --system-map FILE] [--btf FILE]'],
+    help: `
 Prints what crash's 'sys' prints, read from the crashed kernel's own variables:
 
   KERNEL, DUMPFILE  release, where symbols and types came from; the dump's format and whether
@@ -29,17 +27,9 @@ ${KERNEL_HELP_NOTE}
 Examples:
   kdumpkit sys /var/crash/2026-11-25-08:30:00/vmcore
   kdumpkit sys vmcore --json | jq .panic`,
-  options,
-  optionHelp: KERNEL_OPTION_HELP,
-  minPositionals: 1,
-  maxPositionals: 1,
-  async run(args, io) {
-    return withContext(args.positionals[0]!, args.values, (ctx) => {
-      const r = sysReport(ctx);
-      emit(io, args.values.json, r, () => renderSysText(r));
-      return 0;
-    });
   },
-};
+  sysReport,
+  renderSysText,
+);
 
 export default sys;

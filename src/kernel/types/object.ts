@@ -225,14 +225,14 @@ export class KObject {
       const e = this.types.resolve(r.element);
       if (e.kind !== 'int' || e.size !== 1) throw new ValidationError(`${this} is not a char array`);
       const n = r.length === 0 ? (max ?? DEFAULT_STRING_MAX) : Math.min(r.length, max ?? r.length);
-      return decode(r.length === 0 ? readCString(this.mem, this.address, n) : this.mem.read(this.address, n));
+      return decode(r.length === 0 ? readCStringBytes(this.mem, this.address, n) : this.mem.read(this.address, n));
     }
     if (r.kind === 'pointer') {
       const e = this.types.resolve(r.target);
       if (!(e.kind === 'int' && e.size === 1) && e.kind !== 'void') throw new ValidationError(`${this} is not a char pointer`);
       const p = this.pointerValue();
       if (p === 0n) throw new ValidationError(`${this} is a NULL string pointer`);
-      return decode(readCString(this.mem, p, max ?? DEFAULT_STRING_MAX));
+      return decode(readCStringBytes(this.mem, p, max ?? DEFAULT_STRING_MAX));
     }
     throw new ValidationError(`${this} is neither a char array nor a char pointer`);
   }
@@ -244,12 +244,12 @@ function decode(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, end).toString('utf8');
 }
 
-/** Reads up to `max` bytes at `addr`, page by page, stopping after the first NUL. */
-function readCString(mem: VirtualMemory, addr: bigint, max: number): Uint8Array {
+/** Reads up to `max` bytes at `addr`, page by page stopping after the first NUL. */
+export function readCStringBytes(mem: { read(addr: bigint, length: number): Uint8Array }, addr: bigint, max: number): Uint8Array {
   const parts: Uint8Array[] = [];
   let done = 0;
   while (done < max) {
-    const va = addr + BigInt(done);
+    const va = BigInt.asUintN(64, addr + BigInt(done));
     const n = Math.min(max - done, 4096 - Number(va & 0xfffn));
     const b = mem.read(va, n);
     const z = b.indexOf(0);

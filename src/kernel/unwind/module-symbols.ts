@@ -15,6 +15,7 @@
  */
 import type { Kernel } from '../kernel.js';
 import { KdumpkitError } from '../../util/errors.js';
+import { tryRead } from '../attempt.js';
 import type { AddressRange } from './orc.js';
 import type { PagedMemory } from './paged.js';
 
@@ -175,15 +176,7 @@ export function readModules(k: Kernel, pm: PagedMemory, notes: string[]): Loaded
 
 function readModule(pm: PagedMemory, l: ModuleLayout, addr: bigint): LoadedModule {
   const notes: string[] = [];
-  const part = <T>(what: string, f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (e) {
-      if (!(e instanceof KdumpkitError)) throw e;
-      notes.push(`${what}: ${e.message}`);
-      return undefined;
-    }
-  };
+  const part = <T>(what: string, f: () => T): T | undefined => tryRead(notes, what, f);
   const name = part('name', () => pm.cString(addr + l.name, l.nameSize)) ?? `module@0x${addr.toString(16)}`;
   const regions =
     part('memory layout', () => {

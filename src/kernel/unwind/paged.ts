@@ -7,6 +7,7 @@
  */
 import type { VirtualMemory } from '../../memory/address-space.js';
 import { KdumpkitError } from '../../util/errors.js';
+import { readCStringBytes } from '../types/object.js';
 
 const PAGE = 4096;
 const PAGE_BIG = 4096n;
@@ -85,20 +86,7 @@ export class PagedMemory {
 
   /** A NUL-terminated string of at most `max` bytes (UTF-8). */
   cString(addr: bigint, max = 256): string {
-    const parts: Uint8Array[] = [];
-    let done = 0;
-    while (done < max) {
-      const va = BigInt.asUintN(64, addr + BigInt(done));
-      const n = Math.min(max - done, PAGE - Number(va & 0xfffn));
-      const b = this.read(va, n);
-      const z = b.indexOf(0);
-      if (z >= 0) {
-        parts.push(b.subarray(0, z));
-        break;
-      }
-      parts.push(b);
-      done += n;
-    }
-    return Buffer.concat(parts).toString('utf8');
+    const b = readCStringBytes(this, addr, max);
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
   }
 }
