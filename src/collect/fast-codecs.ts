@@ -2,11 +2,14 @@ import * as zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { initCompressors, type CodecName } from '../formats/codecs/index.js';
+import { Lzo1xCompressor } from '../formats/codecs/lzo.js';
+import { SnappyCompressor } from '../formats/codecs/snappy.js';
 
 /**
  * Page compressors for the collector's hot loop. They produce the same formats as
  * codecs/index.ts compressPage (zlib level 1 stream, LZO1X block, raw snappy block, zstd frame at
- * level 1) but are built for throughput on worker threads:
+ * level 1) but are built for throughput on worker threads (LZO1X and snappy are the
+ * Lzo1xCompressor and SnappyCompressor of formats/codecs; zlib and zstd are adapted here):
  *
  * - no allocation per page: hash tables, scratch and output live across calls, and the
  *   compressed bytes go straight into the batch's output buffer;
@@ -30,9 +33,9 @@ export async function createPageCompressor(codec: CodecName, pageSize: number): 
     case 'zlib':
       return new ZlibCompressor(pageSize);
     case 'lzo':
-      return new Lzo1xCompressor(pageSize);
+      return new Lzo1xCompressor();
     case 'snappy':
-      return new SnappyCompressor(pageSize);
+      return new SnappyCompressor();
     case 'zstd':
       await initCompressors();
       return new ZstdCompressor(pageSize);
@@ -95,273 +98,6 @@ class ZlibCompressor implements PageCompressor {
     if (availOut === 0 || availIn !== 0) return -1;
     return room - availOut;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared by the LZ77 compressors: a hash table of recent positions that never needs clearing
-// (entries are stored with a per-call base; anything below the base is from an older page).
-
-const HASH_BITS = 13;
-const HASH_SHIFT = 32 - HASH_BITS;
-const HASH_MUL = 0x1e35a7bd;
-
-class PositionTable {
-  readonly t = new Int32Array(1 << HASH_BITS);
-  base = 1;
-
-  /** Starts a new input of `len` bytes; returns the base to add to positions. */
-  next(len: number): number {
-    this.base += len + 1;
-    if (this.base > 0x7fff0000 - len) {
-      this.t.fill(0);
-      this.base = 1;
-    }
-    return this.base;
-  }
-}
-
-/** A DataView over the same bytes as `b` (unaligned 32-bit loads compile to one instruction). */
-class ViewCache {
-  private src: Uint8Array | undefined;
-  private dv: DataView = new DataView(new ArrayBuffer(0));
-
-  of(b: Uint8Array): DataView {
-    if (b !== this.src) {
-      this.src = b;
-      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    }
-    return this.dv;
-  }
-}
-
-/** Length of the common run of b[i..] and b[j..] (j < i), at most `max`. */
-function matchLength(b: Uint8Array, dv: DataView, j: number, i: number, max: number): number {
-  let n = 0;
-  while (n + 4 <= max && dv.getInt32(j + n, true) === dv.getInt32(i + n, true)) n += 4;
-  while (n < max && b[j + n] === b[i + n]) n++;
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// LZO1X (the format liblzo2's lzo1x_1_compress writes; readers: lzo1x_decompress_safe,
-// the kernel's, ours in codecs/lzo.ts). Greedy 4-byte hash matching.
-//
-//   first byte 17+n          n (1..238) literals at the very start
-//   0000LLLL (after state 0) literal run: L = n-3 for n in 4..18, L = 0 + 0-bytes + n-18 beyond
-//   the low 2 bits of a copy's last opcode or operand byte: 1..3 literals following the copy
-//   01LDDDSS/1LLDDDSS + 1   copy of 3..8 bytes at distance 1..2048 ("M2")
-//   001LLLLL + LE16          copy of 2..33 bytes (L = 0: 33 + extension) at distance 1..16384 ("M3")
-//   0001HLLL + LE16          copy at distance 16385..49151 ("M4"); 0x11 0x00 0x00 ends the stream
-
-const M2_MAX_LEN = 8;
-const M2_MAX_OFFSET = 0x0800;
-const M3_MAX_OFFSET = 0x4000;
-const M4_MAX_OFFSET = 0xbfff;
-
-class Lzo1xCompressor implements PageCompressor {
-  private readonly table = new PositionTable();
-  private readonly views = new ViewCache();
-
-  constructor(readonly pageSize: number) {}
-
-  compress(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number): number {
-    const limit = outOff + len - 1; // output must stay below len bytes
-    const end = srcOff + len;
-    const t = this.table.t;
-    const dv = this.views.of(src);
-    const base = this.table.next(len) - srcOff;
-    let op = outOff;
-    let anchor = srcOff;
-    if (len >= 5) {
-      const last = end - 4;
-      let ip = srcOff + 1;
-      t[Math.imul(dv.getInt32(srcOff, true), HASH_MUL) >>> HASH_SHIFT] = srcOff + base;
-      while (ip <= last) {
-        const seq = dv.getInt32(ip, true);
-        const h = Math.imul(seq, HASH_MUL) >>> HASH_SHIFT;
-        const cand = t[h]! - base;
-        t[h] = ip + base;
-        if (cand < srcOff || ip - cand > M4_MAX_OFFSET || dv.getInt32(cand, true) !== seq) {
-          ip += 1 + ((ip - anchor) >> 5);
-          continue;
-        }
-        const mlen = 4 + matchLength(src, dv, cand + 4, ip + 4, end - ip - 4);
-        // Literals, then the copy: worst case lit + 3 + len/255 + copy 3 + len/255.
-        const lit = ip - anchor;
-        if (op + lit + 8 + ((lit + mlen) >> 8) > limit) return -1;
-        op = lzoLiterals(src, anchor, lit, out, op, outOff);
-        op = lzoCopy(out, op, ip - cand, mlen);
-        ip += mlen;
-        anchor = ip;
-        if (ip - 2 <= last) t[Math.imul(dv.getInt32(ip - 2, true), HASH_MUL) >>> HASH_SHIFT] = ip - 2 + base;
-      }
-    }
-    const lit = end - anchor;
-    if (op + lit + 6 + (lit >> 8) > limit) return -1;
-    op = lzoLiterals(src, anchor, lit, out, op, outOff);
-    out[op++] = 0x11;
-    out[op++] = 0;
-    out[op++] = 0;
-    return op - outOff;
-  }
-
-}
-
-function lzoLiterals(src: Uint8Array, from: number, n: number, out: Uint8Array, op: number, start: number): number {
-  if (n === 0) return op;
-  if (op === start && n <= 238) out[op++] = 17 + n;
-  else if (n <= 3) out[op - 2]! |= n;
-  else if (n <= 18) out[op++] = n - 3;
-  else {
-    out[op++] = 0;
-    let rest = n - 18;
-    while (rest > 255) {
-      out[op++] = 0;
-      rest -= 255;
-    }
-    out[op++] = rest;
-  }
-  if (n < 32) for (let i = 0; i < n; i++) out[op + i] = src[from + i]!;
-  else out.set(src.subarray(from, from + n), op);
-  return op + n;
-}
-
-function lzoCopy(out: Uint8Array, op: number, dist: number, len: number): number {
-  if (len <= M2_MAX_LEN && dist <= M2_MAX_OFFSET) {
-    const d = dist - 1;
-    out[op++] = ((len - 1) << 5) | ((d & 7) << 2);
-    out[op++] = d >> 3;
-    return op;
-  }
-  let d: number;
-  if (dist <= M3_MAX_OFFSET) {
-    d = dist - 1;
-    if (len <= 33) out[op++] = 32 | (len - 2);
-    else {
-      out[op++] = 32;
-      op = extension(out, op, len - 33);
-    }
-  } else {
-    d = dist - M3_MAX_OFFSET;
-    const hbit = (d & 0x4000) >> 11;
-    if (len <= 9) out[op++] = 16 | hbit | (len - 2);
-    else {
-      out[op++] = 16 | hbit;
-      op = extension(out, op, len - 9);
-    }
-  }
-  out[op++] = (d << 2) & 0xff;
-  out[op++] = (d >> 6) & 0xff;
-  return op;
-}
-
-function extension(out: Uint8Array, op: number, rest: number): number {
-  while (rest > 255) {
-    out[op++] = 0;
-    rest -= 255;
-  }
-  out[op++] = rest;
-  return op;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Snappy raw block (what snappy_compress writes; makedumpfile -p): varint length, then literal
-// and copy elements (1-byte offset copies for 4..11 bytes under 2048, else 2-byte offsets).
-
-class SnappyCompressor implements PageCompressor {
-  private readonly table = new PositionTable();
-  private readonly views = new ViewCache();
-
-  constructor(readonly pageSize: number) {}
-
-  compress(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number): number {
-    const limit = outOff + len - 1;
-    const end = srcOff + len;
-    let op = outOff;
-    let v = len;
-    while (v >= 0x80) {
-      out[op++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    out[op++] = v;
-    const t = this.table.t;
-    const dv = this.views.of(src);
-    const base = this.table.next(len) - srcOff;
-    let anchor = srcOff;
-    if (len >= 5) {
-      const last = end - 4;
-      let ip = srcOff + 1;
-      t[Math.imul(dv.getInt32(srcOff, true), HASH_MUL) >>> HASH_SHIFT] = srcOff + base;
-      while (ip <= last) {
-        const seq = dv.getInt32(ip, true);
-        const h = Math.imul(seq, HASH_MUL) >>> HASH_SHIFT;
-        const cand = t[h]! - base;
-        t[h] = ip + base;
-        if (cand < srcOff || ip - cand > 0xffff || dv.getInt32(cand, true) !== seq) {
-          ip += 1 + ((ip - anchor) >> 5);
-          continue;
-        }
-        const mlen = 4 + matchLength(src, dv, cand + 4, ip + 4, end - ip - 4);
-        const lit = ip - anchor;
-        if (op + lit + 5 + 3 * (1 + (mlen >> 6)) > limit) return -1;
-        op = literal(src, anchor, lit, out, op);
-        op = snappyCopy(out, op, ip - cand, mlen);
-        ip += mlen;
-        anchor = ip;
-        if (ip - 2 <= last) t[Math.imul(dv.getInt32(ip - 2, true), HASH_MUL) >>> HASH_SHIFT] = ip - 2 + base;
-      }
-    }
-    const lit = end - anchor;
-    if (op + lit + 5 > limit) return -1;
-    op = literal(src, anchor, lit, out, op);
-    return op - outOff;
-  }
-}
-
-function literal(src: Uint8Array, from: number, n: number, out: Uint8Array, op: number): number {
-  if (n === 0) return op;
-  const m = n - 1;
-  if (m < 60) out[op++] = m << 2;
-  else if (m < 0x100) {
-    out[op++] = 60 << 2;
-    out[op++] = m;
-  } else if (m < 0x10000) {
-    out[op++] = 61 << 2;
-    out[op++] = m & 0xff;
-    out[op++] = m >>> 8;
-  } else {
-    out[op++] = 62 << 2;
-    out[op++] = m & 0xff;
-    out[op++] = (m >>> 8) & 0xff;
-    out[op++] = m >>> 16;
-  }
-  if (n < 32) for (let i = 0; i < n; i++) out[op + i] = src[from + i]!;
-  else out.set(src.subarray(from, from + n), op);
-  return op + n;
-}
-
-function snappyCopy(out: Uint8Array, op: number, offset: number, len: number): number {
-  while (len >= 68) {
-    op = copy2(out, op, offset, 64);
-    len -= 64;
-  }
-  if (len > 64) {
-    op = copy2(out, op, offset, 60);
-    len -= 60;
-  }
-  if (len <= 11 && offset < 2048) {
-    out[op++] = 1 | ((len - 4) << 2) | ((offset >>> 8) << 5);
-    out[op++] = offset & 0xff;
-    return op;
-  }
-  return copy2(out, op, offset, len);
-}
-
-function copy2(out: Uint8Array, op: number, offset: number, len: number): number {
-  out[op++] = 2 | ((len - 1) << 2);
-  out[op++] = offset & 0xff;
-  out[op++] = offset >>> 8;
-  return op;
 }
 
 // ---------------------------------------------------------------------------------------------

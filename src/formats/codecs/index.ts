@@ -61,7 +61,8 @@ export async function initCompressors(): Promise<void> {
  * deflate level 1 (Z_BEST_SPEED) as a zlib stream, LZO1X-1, raw snappy, or one zstd frame at
  * level 1. Returns undefined when the result is not smaller than the page: the page is then
  * stored raw (descriptor flags 0), as makedumpfile stores it. (The collector's hot loop uses
- * collect/fast-codecs.ts, which writes the same formats without allocating per page.)
+ * collect/fast-codecs.ts, which writes the same formats without allocating per page; for LZO1X
+ * and snappy it uses the same compressors, Lzo1xCompressor and SnappyCompressor.)
  */
 export function compressPage(codec: CodecName, page: Uint8Array): Uint8Array | undefined {
   let out: Uint8Array;

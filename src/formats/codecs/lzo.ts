@@ -37,6 +37,8 @@
  * out-of-bounds access or an endless loop).
  */
 
+import { copyMatch, HASH_MUL, HASH_SHIFT, matchLength, PositionTable, ViewCache } from './lz77.js';
+
 /** Largest LZO1X match distance (M4_MAX_OFFSET in lzodefs.h). */
 const M4_MAX_OFFSET = 0xbfff;
 /** Largest distance of the 2-byte M2 form (M2_MAX_OFFSET in lzodefs.h). */
@@ -225,129 +227,146 @@ export function lzo1xDecompress(src: Uint8Array, expectedSize: number): Uint8Arr
   }
 }
 
-/**
- * Copies a long match of `len` bytes from `from` to `op` with memmove-style block copies while
- * keeping LZ77's byte-by-byte semantics when the regions overlap (distance < len repeats the
- * last `distance` bytes): the periodic region is doubled until the copy is complete.
- * Returns the new output position. Bounds were checked by the caller.
- */
-function copyMatch(out: Uint8Array, op: number, from: number, len: number): number {
-  const dist = op - from;
-  if (dist >= len) {
-    out.copyWithin(op, from, from + len);
-  } else if (dist === 1) {
-    out.fill(out[from]!, op, op + len);
-  } else {
-    // [from, op) repeats with period `dist` and its length is a multiple of `dist`, so copying
-    // all of it onto `op` continues the pattern; each step doubles the periodic region.
-    let rem = len;
-    let chunk = dist;
-    let dst = op;
-    while (rem > 0) {
-      const c = chunk < rem ? chunk : rem;
-      out.copyWithin(dst, from, from + c);
-      dst += c;
-      rem -= c;
-      chunk += chunk;
-    }
-  }
-  return op + len;
-}
-
 /** Worst-case compressed size of `n` bytes (lzo1x_worst_compress in include/linux/lzo.h). */
 function worstCompressedSize(n: number): number {
   return n + Math.floor(n / 16) + 64 + 3 + 2;
 }
 
-const MIN_MATCH = 4;
+/**
+ * How far the compressor's per-step output estimate can fall short of what it writes: at most
+ * len / 65280 bytes over a whole input (the estimate counts length-extension bytes per 256, the
+ * format spends one per 255). Zero-ish for pages, but compressInto leaves room for it.
+ */
+function estimateSlack(len: number): number {
+  return (len >> 15) + 1;
+}
+
+/** Size of a `dst` with which lzo1xCompressInto always succeeds (worst case plus estimate slack). */
+export function lzo1xMaxCompressedLength(n: number): number {
+  return worstCompressedSize(n) + estimateSlack(n);
+}
 
 /**
- * LZO1X-1 style compressor: greedy matching of 4-byte sequences through a hash table of recent
- * positions, encoded with the M2/M3/M4 copies and literal runs described above, ending with the
- * 0x11 0x00 0x00 marker. The output is a valid LZO1X block for liblzo2's and the kernel's
- * decompressors (not byte-identical to liblzo2's output, which also uses a different hash and
- * match-skipping heuristic).
+ * LZO1X-1 style compressor that allocates nothing per call: greedy matching of 4-byte sequences
+ * through a hash table of recent positions (kept across calls, see PositionTable), encoded with
+ * the M2/M3/M4 copies and literal runs described above, ending with the 0x11 0x00 0x00 marker.
+ * The output is a valid LZO1X block for liblzo2's and the kernel's decompressors (not
+ * byte-identical to liblzo2's output, which uses a different hash and match-skipping heuristic).
+ *
+ *   first byte 17+n          n (1..238) literals at the very start
+ *   0000LLLL (after state 0) literal run: L = n-3 for n in 4..18, L = 0 + 0-bytes + n-18 beyond
+ *   the low 2 bits of a copy's last opcode or operand byte: 1..3 literals following the copy
+ *   01LDDDSS/1LLDDDSS + 1   copy of 3..8 bytes at distance 1..2048 ("M2")
+ *   001LLLLL + LE16          copy of 2..33 bytes (L = 0: 33 + extension) at distance 1..16384 ("M3")
+ *   0001HLLL + LE16          copy at distance 16385..49151 ("M4"); 0x11 0x00 0x00 ends the stream
  */
-export function lzo1xCompress(src: Uint8Array): Uint8Array {
-  const n = src.length;
-  const out = new Uint8Array(worstCompressedSize(n));
-  let op = 0;
-  let anchor = 0; // first byte not yet emitted
+export class Lzo1xCompressor {
+  private readonly table = new PositionTable();
+  private readonly views = new ViewCache();
 
-  if (n >= MIN_MATCH + 1) {
-    // Table size scales with the input (4 KiB pages get 4096 slots) up to 2^14 slots.
-    let hashBits = 8;
-    while (hashBits < 14 && 1 << hashBits < n) hashBits++;
-    const shift = 32 - hashBits;
-    const table = new Int32Array(1 << hashBits); // position + 1; 0 = empty
-    const last = n - MIN_MATCH; // last position where a 4-byte sequence starts
-    let ip = 1; // a match at 0 is impossible; position 0 is inserted below
-    table[Math.imul(read32(src, 0), 0x9e3779b1) >>> shift] = 1;
+  /**
+   * Page form, for the collector: compresses `len` bytes of `src` at `srcOff` into `out` at
+   * `outOff`. Returns the compressed size if it is smaller than `len`, else -1 (abandoned as
+   * soon as the output reaches that size; nothing useful written).
+   */
+  compress(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number): number {
+    return this.run(src, srcOff, len, out, outOff, outOff + len - 1);
+  }
 
-    while (ip <= last) {
-      const seq = read32(src, ip);
-      const h = Math.imul(seq, 0x9e3779b1) >>> shift;
-      const cand = table[h]! - 1;
-      table[h] = ip + 1;
-      if (cand < 0 || ip - cand > M4_MAX_OFFSET || read32(src, cand) !== seq) {
-        // Accelerate through incompressible stretches as LZO/LZ4 do: the longer since the last
-        // match, the larger the step.
-        ip += 1 + ((ip - anchor) >> 5);
-        continue;
-      }
-      let len = MIN_MATCH;
-      while (ip + len < n && src[cand + len] === src[ip + len]) len++;
-      op = emitLiterals(out, op, src, anchor, ip - anchor);
-      op = emitMatch(out, op, ip - cand, len);
-      ip += len;
-      anchor = ip;
-      // Remember a position inside the match so that the next match can be found nearby.
-      if (ip - 2 <= last) {
-        table[Math.imul(read32(src, ip - 2), 0x9e3779b1) >>> shift] = ip - 1;
+  /**
+   * Compresses all of `src` into `dst` from its start. Returns the compressed length, or -1 if
+   * the output might not fit in `dst` (a `dst` of lzo1xMaxCompressedLength(src.length) bytes
+   * always suffices).
+   */
+  compressInto(src: Uint8Array, dst: Uint8Array): number {
+    return this.run(src, 0, src.length, dst, 0, dst.length - estimateSlack(src.length));
+  }
+
+  /** The compressor; the output must end at or before `limit` (an index into `out`), else -1. */
+  private run(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number, limit: number): number {
+    const end = srcOff + len;
+    const t = this.table.t;
+    const dv = this.views.of(src);
+    const base = this.table.next(len) - srcOff;
+    let op = outOff;
+    let anchor = srcOff;
+    if (len >= 5) {
+      const last = end - 4;
+      let ip = srcOff + 1;
+      t[Math.imul(dv.getInt32(srcOff, true), HASH_MUL) >>> HASH_SHIFT] = srcOff + base;
+      while (ip <= last) {
+        const seq = dv.getInt32(ip, true);
+        const h = Math.imul(seq, HASH_MUL) >>> HASH_SHIFT;
+        const cand = t[h]! - base;
+        t[h] = ip + base;
+        if (cand < srcOff || ip - cand > M4_MAX_OFFSET || dv.getInt32(cand, true) !== seq) {
+          // Accelerate through incompressible stretches as LZO/LZ4 do: the longer since the
+          // last match, the larger the step.
+          ip += 1 + ((ip - anchor) >> 5);
+          continue;
+        }
+        const mlen = 4 + matchLength(src, dv, cand + 4, ip + 4, end - ip - 4);
+        // Literals, then the copy: worst case lit + 3 + len/255 + copy 3 + len/255.
+        const lit = ip - anchor;
+        if (op + lit + 8 + ((lit + mlen) >> 8) > limit) return -1;
+        op = lzoLiterals(src, anchor, lit, out, op, outOff);
+        op = lzoCopy(out, op, ip - cand, mlen);
+        ip += mlen;
+        anchor = ip;
+        // Remember a position inside the match so that the next match can be found nearby.
+        if (ip - 2 <= last) t[Math.imul(dv.getInt32(ip - 2, true), HASH_MUL) >>> HASH_SHIFT] = ip - 2 + base;
       }
     }
-  }
-  op = emitLiterals(out, op, src, anchor, n - anchor);
-  out[op++] = 0x11;
-  out[op++] = 0;
-  out[op++] = 0;
-  return out.slice(0, op);
-}
-
-function read32(b: Uint8Array, i: number): number {
-  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
-}
-
-/** Writes the 0-byte run length extension used by long literal runs and long copies. */
-function emitLengthExtension(out: Uint8Array, op: number, rest: number): number {
-  while (rest > 255) {
+    const lit = end - anchor;
+    if (op + lit + 6 + (lit >> 8) > limit) return -1;
+    op = lzoLiterals(src, anchor, lit, out, op, outOff);
+    out[op++] = 0x11;
     out[op++] = 0;
-    rest -= 255;
-  }
-  out[op++] = rest;
-  return op;
-}
-
-function emitLiterals(out: Uint8Array, op: number, src: Uint8Array, from: number, count: number): number {
-  if (count === 0) return op;
-  if (op === 0 && count <= 238) {
-    // First-byte form: 17 + count (18..255).
-    out[op++] = count + 17;
-  } else if (count <= 3) {
-    // Folded into the SS bits of the previous copy: its opcode (M2) or the low byte of its LE16
-    // operand (M3/M4) is always two bytes back.
-    out[op - 2] = out[op - 2]! | count;
-  } else if (count <= 18) {
-    out[op++] = count - 3;
-  } else {
     out[op++] = 0;
-    op = emitLengthExtension(out, op, count - 18);
+    return op - outOff;
   }
-  out.set(src.subarray(from, from + count), op);
-  return op + count;
 }
 
-function emitMatch(out: Uint8Array, op: number, dist: number, len: number): number {
+/** Shared by the function forms below (one per thread: each worker loads its own module). */
+const shared = new Lzo1xCompressor();
+
+/**
+ * Compresses `src` into `dst` without allocating; returns the compressed length, or -1 if it
+ * might not fit (size `dst` with lzo1xMaxCompressedLength to rule that out).
+ */
+export function lzo1xCompressInto(src: Uint8Array, dst: Uint8Array): number {
+  return shared.compressInto(src, dst);
+}
+
+/** Compresses `src` into a new raw LZO1X block (see Lzo1xCompressor). */
+export function lzo1xCompress(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(lzo1xMaxCompressedLength(src.length));
+  const n = shared.compressInto(src, out);
+  if (n < 0) throw new Error(`LZO1X: ${src.length}-byte input did not fit the worst-case output size`);
+  return out.slice(0, n);
+}
+
+/** Writes a literal run (or folds 1..3 literals into the previous copy, see the table above). */
+function lzoLiterals(src: Uint8Array, from: number, n: number, out: Uint8Array, op: number, start: number): number {
+  if (n === 0) return op;
+  if (op === start && n <= 238) out[op++] = 17 + n;
+  else if (n <= 3) out[op - 2]! |= n;
+  else if (n <= 18) out[op++] = n - 3;
+  else {
+    out[op++] = 0;
+    let rest = n - 18;
+    while (rest > 255) {
+      out[op++] = 0;
+      rest -= 255;
+    }
+    out[op++] = rest;
+  }
+  if (n < 32) for (let i = 0; i < n; i++) out[op + i] = src[from + i]!;
+  else out.set(src.subarray(from, from + n), op);
+  return op + n;
+}
+
+function lzoCopy(out: Uint8Array, op: number, dist: number, len: number): number {
   if (len <= 8 && dist <= M2_MAX_OFFSET) {
     const d = dist - 1;
     out[op++] = ((len - 1) << 5) | ((d & 7) << 2);
@@ -357,24 +376,32 @@ function emitMatch(out: Uint8Array, op: number, dist: number, len: number): numb
   let d: number;
   if (dist <= M3_MAX_OFFSET) {
     d = dist - 1;
-    if (len <= 33) {
-      out[op++] = 32 | (len - 2);
-    } else {
+    if (len <= 33) out[op++] = 32 | (len - 2);
+    else {
       out[op++] = 32;
-      op = emitLengthExtension(out, op, len - 33);
+      op = lengthExtension(out, op, len - 33);
     }
   } else {
     // dist > 16384 here, so the distance field is never the end marker's 0.
     d = dist - M3_MAX_OFFSET;
-    const h = (d & 0x4000) >> 11;
-    if (len <= 9) {
-      out[op++] = 16 | h | (len - 2);
-    } else {
-      out[op++] = 16 | h;
-      op = emitLengthExtension(out, op, len - 9);
+    const hbit = (d & 0x4000) >> 11;
+    if (len <= 9) out[op++] = 16 | hbit | (len - 2);
+    else {
+      out[op++] = 16 | hbit;
+      op = lengthExtension(out, op, len - 9);
     }
   }
   out[op++] = (d << 2) & 0xff;
   out[op++] = (d >> 6) & 0xff;
+  return op;
+}
+
+/** Writes the 0-byte run length extension used by long literal runs and long copies. */
+function lengthExtension(out: Uint8Array, op: number, rest: number): number {
+  while (rest > 255) {
+    out[op++] = 0;
+    rest -= 255;
+  }
+  out[op++] = rest;
   return op;
 }

@@ -22,6 +22,8 @@
  * problem and the input offset.
  */
 
+import { copyMatch, HASH_MUL, HASH_SHIFT, matchLength, PositionTable, ViewCache } from './lz77.js';
+
 function fail(what: string, inputOffset: number): never {
   throw new Error(`snappy: ${what} at input offset ${inputOffset}`);
 }
@@ -116,146 +118,158 @@ export function snappyDecompress(src: Uint8Array, expectedSize: number): Uint8Ar
   return out;
 }
 
-/**
- * Copies a long back-reference of `len` bytes from `from` to `op` with block copies, keeping
- * byte-by-byte semantics when the regions overlap (offset < len repeats the last `offset`
- * bytes): the periodic region [from, dst) is doubled until the copy is complete. Returns the new
- * output position. Bounds were checked by the caller.
- */
-function copyMatch(out: Uint8Array, op: number, from: number, len: number): number {
-  const dist = op - from;
-  if (dist >= len) {
-    out.copyWithin(op, from, from + len);
-  } else if (dist === 1) {
-    out.fill(out[from]!, op, op + len);
-  } else {
-    let rem = len;
-    let chunk = dist;
-    let dst = op;
-    while (rem > 0) {
-      const c = chunk < rem ? chunk : rem;
-      out.copyWithin(dst, from, from + c);
-      dst += c;
-      rem -= c;
-      chunk += chunk;
-    }
-  }
-  return op + len;
-}
-
-/** snappy::MaxCompressedLength: 32 + n + n/6. */
-function maxCompressedLength(n: number): number {
+/** snappy::MaxCompressedLength: 32 + n + n/6; a `dst` this long makes snappyCompressInto succeed. */
+export function snappyMaxCompressedLength(n: number): number {
   return 32 + n + Math.floor(n / 6);
 }
 
-const MIN_MATCH = 4;
 /** Offsets above this would need the 4-byte-offset copy; the reference compressor never makes them. */
 const MAX_OFFSET = 0xffff;
 
 /**
- * Greedy snappy compressor: 4-byte sequences are looked up in a hash table of recent positions,
- * matches are extended forward and emitted as 1- or 2-byte-offset copies, everything else as
- * literals. Output is a valid raw snappy block (not byte-identical to the reference compressor's).
+ * Greedy snappy compressor that allocates nothing per call: 4-byte sequences are looked up in a
+ * hash table of recent positions (kept across calls, see PositionTable), matches are extended
+ * forward and emitted as 1- or 2-byte-offset copies, everything else as literals. Output is a
+ * valid raw snappy block (not byte-identical to the reference compressor's).
  */
-export function snappyCompress(src: Uint8Array): Uint8Array {
-  const n = src.length;
-  if (n > 0xffffffff) throw new RangeError(`snappy: input of ${n} bytes is too large for one block`);
-  const out = new Uint8Array(maxCompressedLength(n));
-  let op = 0;
+export class SnappyCompressor {
+  private readonly table = new PositionTable();
+  private readonly views = new ViewCache();
 
-  // Preamble.
-  let v = n;
-  while (v >= 0x80) {
-    out[op++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
+  /**
+   * Page form, for the collector: compresses `len` bytes of `src` at `srcOff` into `out` at
+   * `outOff`. Returns the compressed size if it is smaller than `len`, else -1 (abandoned as
+   * soon as the output reaches that size; nothing useful written).
+   */
+  compress(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number): number {
+    return this.run(src, srcOff, len, out, outOff, outOff + len - 1);
   }
-  out[op++] = v;
 
-  let anchor = 0;
-  if (n >= MIN_MATCH + 1) {
-    let hashBits = 8;
-    while (hashBits < 14 && 1 << hashBits < n) hashBits++;
-    const shift = 32 - hashBits;
-    const table = new Int32Array(1 << hashBits); // position + 1; 0 = empty
-    const last = n - MIN_MATCH;
-    table[Math.imul(read32(src, 0), 0x1e35a7bd) >>> shift] = 1;
-    let ip = 1;
-    while (ip <= last) {
-      const seq = read32(src, ip);
-      const h = Math.imul(seq, 0x1e35a7bd) >>> shift;
-      const cand = table[h]! - 1;
-      table[h] = ip + 1;
-      if (cand < 0 || ip - cand > MAX_OFFSET || read32(src, cand) !== seq) {
-        // Skip faster through data that does not compress (as the reference compressor does).
-        ip += 1 + ((ip - anchor) >> 5);
-        continue;
-      }
-      let len = MIN_MATCH;
-      while (ip + len < n && src[cand + len] === src[ip + len]) len++;
-      op = emitLiteral(out, op, src, anchor, ip - anchor);
-      op = emitCopy(out, op, ip - cand, len);
-      ip += len;
-      anchor = ip;
-      if (ip - 2 <= last) table[Math.imul(read32(src, ip - 2), 0x1e35a7bd) >>> shift] = ip - 1;
+  /**
+   * Compresses all of `src` into `dst` from its start. Returns the compressed length, or -1 if
+   * the output does not fit in `dst` (snappyMaxCompressedLength(src.length) bytes always do).
+   */
+  compressInto(src: Uint8Array, dst: Uint8Array): number {
+    const n = src.length;
+    if (n > 0xffffffff) throw new RangeError(`snappy: input of ${n} bytes is too large for one block`);
+    return this.run(src, 0, n, dst, 0, dst.length);
+  }
+
+  /** The compressor; the output must end at or before `limit` (an index into `out`), else -1. */
+  private run(src: Uint8Array, srcOff: number, len: number, out: Uint8Array, outOff: number, limit: number): number {
+    const end = srcOff + len;
+    let op = outOff;
+    // Preamble: the uncompressed length as a varint.
+    let v = len;
+    while (v >= 0x80) {
+      out[op++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
     }
+    out[op++] = v;
+    const t = this.table.t;
+    const dv = this.views.of(src);
+    const base = this.table.next(len) - srcOff;
+    let anchor = srcOff;
+    if (len >= 5) {
+      const last = end - 4;
+      let ip = srcOff + 1;
+      t[Math.imul(dv.getInt32(srcOff, true), HASH_MUL) >>> HASH_SHIFT] = srcOff + base;
+      while (ip <= last) {
+        const seq = dv.getInt32(ip, true);
+        const h = Math.imul(seq, HASH_MUL) >>> HASH_SHIFT;
+        const cand = t[h]! - base;
+        t[h] = ip + base;
+        if (cand < srcOff || ip - cand > MAX_OFFSET || dv.getInt32(cand, true) !== seq) {
+          // Skip faster through data that does not compress (as the reference compressor does).
+          ip += 1 + ((ip - anchor) >> 5);
+          continue;
+        }
+        const mlen = 4 + matchLength(src, dv, cand + 4, ip + 4, end - ip - 4);
+        const lit = ip - anchor;
+        if (op + lit + 5 + 3 * (1 + (mlen >> 6)) > limit) return -1;
+        op = literal(src, anchor, lit, out, op);
+        op = copy(out, op, ip - cand, mlen);
+        ip += mlen;
+        anchor = ip;
+        if (ip - 2 <= last) t[Math.imul(dv.getInt32(ip - 2, true), HASH_MUL) >>> HASH_SHIFT] = ip - 2 + base;
+      }
+    }
+    const lit = end - anchor;
+    if (op + lit + 5 > limit) return -1;
+    op = literal(src, anchor, lit, out, op);
+    return op - outOff;
   }
-  op = emitLiteral(out, op, src, anchor, n - anchor);
-  return out.slice(0, op);
 }
 
-function read32(b: Uint8Array, i: number): number {
-  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+/** Shared by the function forms below (one per thread: each worker loads its own module). */
+const shared = new SnappyCompressor();
+
+/**
+ * Compresses `src` into `dst` without allocating; returns the compressed length, or -1 if it
+ * does not fit (size `dst` with snappyMaxCompressedLength to rule that out).
+ */
+export function snappyCompressInto(src: Uint8Array, dst: Uint8Array): number {
+  return shared.compressInto(src, dst);
 }
 
-function emitLiteral(out: Uint8Array, op: number, src: Uint8Array, from: number, count: number): number {
-  if (count === 0) return op;
-  const n = count - 1;
-  if (n < 60) {
-    out[op++] = n << 2;
-  } else if (n < 0x100) {
+/** Compresses `src` into a new raw snappy block (see SnappyCompressor). */
+export function snappyCompress(src: Uint8Array): Uint8Array {
+  if (src.length > 0xffffffff) throw new RangeError(`snappy: input of ${src.length} bytes is too large for one block`);
+  const out = new Uint8Array(snappyMaxCompressedLength(src.length));
+  const n = shared.compressInto(src, out);
+  if (n < 0) throw new Error(`snappy: ${src.length}-byte input did not fit the worst-case output size`);
+  return out.slice(0, n);
+}
+
+function literal(src: Uint8Array, from: number, n: number, out: Uint8Array, op: number): number {
+  if (n === 0) return op;
+  const m = n - 1;
+  if (m < 60) out[op++] = m << 2;
+  else if (m < 0x100) {
     out[op++] = 60 << 2;
-    out[op++] = n;
-  } else if (n < 0x10000) {
+    out[op++] = m;
+  } else if (m < 0x10000) {
     out[op++] = 61 << 2;
-    out[op++] = n & 0xff;
-    out[op++] = n >> 8;
-  } else if (n < 0x1000000) {
+    out[op++] = m & 0xff;
+    out[op++] = m >>> 8;
+  } else if (m < 0x1000000) {
     out[op++] = 62 << 2;
-    out[op++] = n & 0xff;
-    out[op++] = (n >> 8) & 0xff;
-    out[op++] = n >> 16;
+    out[op++] = m & 0xff;
+    out[op++] = (m >>> 8) & 0xff;
+    out[op++] = m >>> 16;
   } else {
     out[op++] = 63 << 2;
-    out[op++] = n & 0xff;
-    out[op++] = (n >>> 8) & 0xff;
-    out[op++] = (n >>> 16) & 0xff;
-    out[op++] = (n >>> 24) & 0xff;
+    out[op++] = m & 0xff;
+    out[op++] = (m >>> 8) & 0xff;
+    out[op++] = (m >>> 16) & 0xff;
+    out[op++] = (m >>> 24) & 0xff;
   }
-  out.set(src.subarray(from, from + count), op);
-  return op + count;
+  if (n < 32) for (let i = 0; i < n; i++) out[op + i] = src[from + i]!;
+  else out.set(src.subarray(from, from + n), op);
+  return op + n;
 }
 
 /** Splits a match into copies of at most 64 bytes, never leaving a remainder below 4. */
-function emitCopy(out: Uint8Array, op: number, offset: number, len: number): number {
+function copy(out: Uint8Array, op: number, offset: number, len: number): number {
   while (len >= 68) {
-    op = emitCopy2(out, op, offset, 64);
+    op = copy2(out, op, offset, 64);
     len -= 64;
   }
   if (len > 64) {
-    op = emitCopy2(out, op, offset, 60);
+    op = copy2(out, op, offset, 60);
     len -= 60;
   }
   if (len <= 11 && offset < 2048) {
-    out[op++] = 1 | ((len - 4) << 2) | ((offset >> 8) << 5);
+    out[op++] = 1 | ((len - 4) << 2) | ((offset >>> 8) << 5);
     out[op++] = offset & 0xff;
     return op;
   }
-  return emitCopy2(out, op, offset, len);
+  return copy2(out, op, offset, len);
 }
 
-function emitCopy2(out: Uint8Array, op: number, offset: number, len: number): number {
+function copy2(out: Uint8Array, op: number, offset: number, len: number): number {
   out[op++] = 2 | ((len - 1) << 2);
   out[op++] = offset & 0xff;
-  out[op++] = offset >> 8;
+  out[op++] = offset >>> 8;
   return op;
 }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { lzo1xCompress, lzo1xDecompress } from '../../../src/formats/codecs/lzo.js';
+import { Lzo1xCompressor, lzo1xCompress, lzo1xCompressInto, lzo1xDecompress, lzo1xMaxCompressedLength } from '../../../src/formats/codecs/lzo.js';
 import { need, sharedDumps } from '../../helpers/dumps.js';
 import { checkCodecOnRealPages } from '../../helpers/stored-pages.js';
 
@@ -201,5 +201,35 @@ describe('lzo1xCompress', () => {
       assert.ok(c.length <= b.length + b.length / 16 + 64 + 3 + 2, `${b.length} bytes compressed to ${c.length}`);
       assert.deepEqual(lzo1xDecompress(c, b.length), b, `round trip of ${b.length} bytes`);
     }
+  });
+});
+
+describe('lzo1xCompressInto and Lzo1xCompressor (allocation-free forms)', () => {
+  const inputs = [new Uint8Array(0), new Uint8Array(PAGE), randomBytes(PAGE, 3), Uint8Array.from(TEXT), randomBytes(70000, 9), new Uint8Array(100)];
+  inputs[4]!.copyWithin(30000, 0, 20000);
+
+  test('lzo1xCompressInto writes what lzo1xCompress returns; a too-small dst gives -1', () => {
+    // Long inputs then short ones: the shared hash table must not leak positions between inputs.
+    for (const b of inputs) {
+      const dst = new Uint8Array(lzo1xMaxCompressedLength(b.length));
+      const n = lzo1xCompressInto(b, dst);
+      assert.deepEqual(dst.subarray(0, n), lzo1xCompress(b));
+      assert.deepEqual(lzo1xDecompress(dst.slice(0, n), b.length), b);
+    }
+    assert.equal(lzo1xCompressInto(randomBytes(PAGE, 5), new Uint8Array(PAGE)), -1);
+  });
+
+  test('page form: compresses at offsets, -1 when not smaller than the input', () => {
+    const c = new Lzo1xCompressor();
+    const src = new Uint8Array(24 + PAGE);
+    const out = new Uint8Array(7 + PAGE);
+    for (const page of [new Uint8Array(PAGE), Uint8Array.from(Buffer.alloc(PAGE, TEXT))]) {
+      src.set(page, 24);
+      const n = c.compress(src, 24, PAGE, out, 7);
+      assert.ok(n > 0 && n < PAGE, `compressed to ${n}`);
+      assert.deepEqual(lzo1xDecompress(out.slice(7, 7 + n), PAGE), page);
+    }
+    src.set(randomBytes(PAGE, 11), 24);
+    assert.equal(c.compress(src, 24, PAGE, out, 7), -1);
   });
 });

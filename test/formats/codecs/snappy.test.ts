@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { snappyCompress, snappyDecompress } from '../../../src/formats/codecs/snappy.js';
+import { SnappyCompressor, snappyCompress, snappyCompressInto, snappyDecompress, snappyMaxCompressedLength } from '../../../src/formats/codecs/snappy.js';
 import { need, sharedDumps } from '../../helpers/dumps.js';
 import { checkCodecOnRealPages } from '../../helpers/stored-pages.js';
 
@@ -191,5 +191,35 @@ describe('snappyCompress', () => {
       assert.ok(c.length <= 32 + b.length + b.length / 6, `${b.length} bytes compressed to ${c.length}`);
       assert.deepEqual(snappyDecompress(c, b.length), b, `round trip of ${b.length} bytes`);
     }
+  });
+});
+
+describe('snappyCompressInto and SnappyCompressor (allocation-free forms)', () => {
+  const inputs = [new Uint8Array(0), new Uint8Array(PAGE), randomBytes(PAGE, 3), Uint8Array.from(TEXT), randomBytes(70000, 9), new Uint8Array(100)];
+  inputs[4]!.copyWithin(30000, 0, 20000);
+
+  test('snappyCompressInto writes what snappyCompress returns; a too-small dst gives -1', () => {
+    // Long inputs then short ones: the shared hash table must not leak positions between inputs.
+    for (const b of inputs) {
+      const dst = new Uint8Array(snappyMaxCompressedLength(b.length));
+      const n = snappyCompressInto(b, dst);
+      assert.deepEqual(dst.subarray(0, n), snappyCompress(b));
+      assert.deepEqual(snappyDecompress(dst.slice(0, n), b.length), b);
+    }
+    assert.equal(snappyCompressInto(randomBytes(PAGE, 5), new Uint8Array(PAGE)), -1);
+  });
+
+  test('page form: compresses at offsets, -1 when not smaller than the input', () => {
+    const c = new SnappyCompressor();
+    const src = new Uint8Array(24 + PAGE);
+    const out = new Uint8Array(7 + PAGE);
+    for (const page of [new Uint8Array(PAGE), Uint8Array.from(Buffer.alloc(PAGE, TEXT))]) {
+      src.set(page, 24);
+      const n = c.compress(src, 24, PAGE, out, 7);
+      assert.ok(n > 0 && n < PAGE, `compressed to ${n}`);
+      assert.deepEqual(snappyDecompress(out.slice(7, 7 + n), PAGE), page);
+    }
+    src.set(randomBytes(PAGE, 11), 24);
+    assert.equal(c.compress(src, 24, PAGE, out, 7), -1);
   });
 });
