@@ -1,61 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatDmesgMakedumpfile, readPrintkLog, type PrintkLog } from '../../src/kernel/printk.js';
-import type { VirtualMemory } from '../../src/memory/address-space.js';
+import { FakeVirtualMemory } from '../helpers/fake-virtual-memory.js';
 import { Vmcoreinfo } from '../../src/formats/vmcore/vmcoreinfo.js';
-import { FaultError, MissingInfoError } from '../../src/util/errors.js';
-
-// ---------------------------------------------------------------------------------------------
-// A page-granular fake kernel virtual address space.
-
-class FakeVirtualMemory implements VirtualMemory {
-  private readonly pages = new Map<bigint, Uint8Array>();
-
-  write(addr: bigint, bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; ) {
-      const a = addr + BigInt(i);
-      const key = a >> 12n;
-      let p = this.pages.get(key);
-      if (!p) this.pages.set(key, (p = new Uint8Array(4096)));
-      const off = Number(a & 0xfffn);
-      const n = Math.min(bytes.length - i, 4096 - off);
-      p.set(bytes.subarray(i, i + n), off);
-      i += n;
-    }
-  }
-  u64(addr: bigint, v: bigint): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, v));
-    this.write(addr, b);
-  }
-  u32(addr: bigint, v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    this.write(addr, b);
-  }
-  unmap(addr: bigint): void {
-    this.pages.delete(addr >> 12n);
-  }
-
-  reads = 0;
-  read(vaddr: bigint, length: number): Uint8Array {
-    this.reads++;
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; ) {
-      const a = vaddr + BigInt(i);
-      const p = this.pages.get(a >> 12n);
-      if (!p) throw new FaultError(a, 'virtual', 'not mapped (test)');
-      const off = Number(a & 0xfffn);
-      const n = Math.min(length - i, 4096 - off);
-      out.set(p.subarray(off, off + n), i);
-      i += n;
-    }
-    return out;
-  }
-  translate(vaddr: bigint): bigint {
-    return vaddr;
-  }
-}
+import { MissingInfoError } from '../../src/util/errors.js';
 
 const text = (s: string | Uint8Array): Uint8Array => (typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
 const str = (b: Uint8Array): string => Buffer.from(b).toString('latin1');

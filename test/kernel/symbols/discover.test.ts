@@ -8,7 +8,7 @@ import { SymbolTable } from '../../../src/kernel/symbols/symbol-table.js';
 import { Vmcoreinfo } from '../../../src/formats/vmcore/vmcoreinfo.js';
 import type { Dump } from '../../../src/formats/open.js';
 import { MissingInfoError } from '../../../src/util/errors.js';
-import { FakeVirtualMemory } from './fixtures/fake-virtual-memory.js';
+import { FakeVirtualMemory } from '../../helpers/fake-virtual-memory.js';
 import { sampleSymbols, writeKallsyms, type SynthSymbol } from './fixtures/fake-kallsyms.js';
 import { tinyVmlinux } from './fixtures/tiny-vmlinux.js';
 

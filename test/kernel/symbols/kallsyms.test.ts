@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeKallsyms, kallsymsLocationsFromVmcoreinfo, readKallsyms, releaseAtLeast } from '../../../src/kernel/symbols/kallsyms.js';
 import { Vmcoreinfo } from '../../../src/formats/vmcore/vmcoreinfo.js';
 import { MissingInfoError, ValidationError } from '../../../src/util/errors.js';
-import { FakeVirtualMemory } from './fixtures/fake-virtual-memory.js';
+import { FakeVirtualMemory } from '../../helpers/fake-virtual-memory.js';
 import { sampleSymbols, writeKallsyms, type SynthSymbol } from './fixtures/fake-kallsyms.js';
 
 function expectSame(actual: ReturnType<typeof decodeKallsyms>, want: readonly SynthSymbol[]): void {

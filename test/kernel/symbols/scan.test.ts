@@ -6,7 +6,7 @@ import { loadSymbols } from '../../../src/kernel/symbols/discover.js';
 import { Vmcoreinfo } from '../../../src/formats/vmcore/vmcoreinfo.js';
 import type { Dump } from '../../../src/formats/open.js';
 import { MissingInfoError, ValidationError } from '../../../src/util/errors.js';
-import { FakeVirtualMemory } from './fixtures/fake-virtual-memory.js';
+import { FakeVirtualMemory } from '../../helpers/fake-virtual-memory.js';
 import { sampleSymbols, writeKallsyms, type SynthOptions, type SynthSymbol } from './fixtures/fake-kallsyms.js';
 
 const STEXT = 0xffffffff81000000n;

@@ -10,7 +10,7 @@ import { parseSystemMap } from '../../../src/kernel/symbols/system-map.js';
 import { decodeKallsyms, readKallsyms } from '../../../src/kernel/symbols/kallsyms.js';
 import { ValidationError } from '../../../src/util/errors.js';
 import { Vmcoreinfo } from '../../../src/formats/vmcore/vmcoreinfo.js';
-import { FakeVirtualMemory } from './fixtures/fake-virtual-memory.js';
+import { FakeVirtualMemory } from '../../helpers/fake-virtual-memory.js';
 import { sampleSymbols, writeKallsyms, type SynthSymbol } from './fixtures/fake-kallsyms.js';
 
 /** A deterministic pseudo-random sequence. */

@@ -3,45 +3,9 @@ import assert from 'node:assert/strict';
 import { KObject, TypedMemory } from '../../../src/kernel/types/object.js';
 import { BtfTypeInfo } from '../../../src/kernel/types/type-info.js';
 import { FaultError, ValidationError } from '../../../src/util/errors.js';
-import type { VirtualMemory } from '../../../src/memory/address-space.js';
+import { FakeVirtualMemory } from '../../helpers/fake-virtual-memory.js';
 import { sampleBtf } from './sample.js';
 
-/** Sparse virtual memory: pages exist where written; reads elsewhere fault. */
-class SparseMemory implements VirtualMemory {
-  private readonly pages = new Map<bigint, Uint8Array>();
-  write(addr: bigint, bytes: Uint8Array | number[]): void {
-    const b = Uint8Array.from(bytes);
-    for (let i = 0; i < b.length; i++) {
-      const a = addr + BigInt(i);
-      let p = this.pages.get(a >> 12n);
-      if (!p) this.pages.set(a >> 12n, (p = new Uint8Array(4096)));
-      p[Number(a & 0xfffn)] = b[i]!;
-    }
-  }
-  u64(addr: bigint, v: bigint): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, v));
-    this.write(addr, b);
-  }
-  u32(addr: bigint, v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    this.write(addr, b);
-  }
-  read(vaddr: bigint, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      const a = vaddr + BigInt(i);
-      const p = this.pages.get(a >> 12n);
-      if (!p) throw new FaultError(a, 'virtual', 'not mapped');
-      out[i] = p[Number(a & 0xfffn)]!;
-    }
-    return out;
-  }
-  translate(vaddr: bigint): bigint {
-    return vaddr;
-  }
-}
 
 const { btf, ids } = sampleBtf();
 const ti = new BtfTypeInfo(btf);
@@ -49,7 +13,7 @@ const A = 0xffff888000001000n;
 const STR = 0xffff888000002ffcn; // crosses a page boundary
 const FN = 0xffffffff81001234n;
 
-function setBits(mem: SparseMemory, base: bigint, bitOffset: number, bitSize: number, value: bigint): void {
+function setBits(mem: FakeVirtualMemory, base: bigint, bitOffset: number, bitSize: number, value: bigint): void {
   const first = bitOffset >> 3;
   const n = Math.ceil(((bitOffset & 7) + bitSize) / 8);
   const cur = mem.read(base + BigInt(first), n);
@@ -62,8 +26,8 @@ function setBits(mem: SparseMemory, base: bigint, bitOffset: number, bitSize: nu
   mem.write(base + BigInt(first), out);
 }
 
-function fooMemory(): SparseMemory {
-  const mem = new SparseMemory();
+function fooMemory(): FakeVirtualMemory {
+  const mem = new FakeVirtualMemory();
   mem.write(A, new Uint8Array(144));
   mem.u32(A, -5);
   setBits(mem, A, 32, 3, 5n);
@@ -174,8 +138,8 @@ test('KObject: errors', () => {
 });
 
 /** A list of `struct foo` linked through `list` (offset 48) with a standalone head. */
-function listMemory(n: number): { mem: SparseMemory; head: bigint; entries: bigint[] } {
-  const mem = new SparseMemory();
+function listMemory(n: number): { mem: FakeVirtualMemory; head: bigint; entries: bigint[] } {
+  const mem = new FakeVirtualMemory();
   const head = 0xffff888000010000n;
   const entries = Array.from({ length: n }, (_, i) => 0xffff888000020000n + BigInt(i) * 0x100n);
   mem.write(head, new Uint8Array(16));
@@ -244,14 +208,14 @@ test('listForEachEntry: loops, NULL and unreadable pointers, limits are Validati
     assert.equal([...tm.listForEach(head, { limit: 5 })].length, 5);
   }
   {
-    const mem = new SparseMemory();
+    const mem = new FakeVirtualMemory();
     const tm = new TypedMemory(mem, ti);
     assert.throws(() => [...tm.listForEach(0xffff888000500000n)], /cannot read the next pointer of the head/);
   }
 });
 
 test('hlistForEachEntry walks a NULL-terminated hash chain', () => {
-  const mem = new SparseMemory();
+  const mem = new FakeVirtualMemory();
   const head = 0xffff888000030000n;
   const entries = [0xffff888000031000n, 0xffff888000032000n];
   const member = 'lists[1]'; // any 16-byte member works as a node for the walk
