@@ -298,7 +298,15 @@ export function filterPagesFrom(src: FilterSource, level: number, opts?: PageFil
   }
   const total = BigInt(maxMapnr);
   if (scan && table.count > 0) {
-    const stats = scanMemMaps(src, table.count, (i) => table.memMap(i), (i) => table.pfnRange(i), maxMapnr, segRuns, classifier, level, dumpable, counts, opts?.onProgress);
+    // The regions with a mem_map, gathered once (no closure calls inside the scan).
+    const regions: Region[] = [];
+    for (let i = 0; i < table.count; i++) {
+      const memMap = table.memMap(i);
+      if (memMap === undefined) continue;
+      const [start, end] = table.pfnRange(i);
+      regions.push({ memMap, start, end });
+    }
+    const stats = scanMemMaps(src, regions, maxMapnr, segRuns, classifier, level, dumpable, counts, opts?.onProgress);
     if (stats.unreadable > 0) {
       warnings.push(
         `${stats.unreadable} struct page${stats.unreadable === 1 ? '' : 's'} could not be read from the dump (first for pfn 0x${stats.firstUnreadable.toString(16)}); ` +
@@ -313,6 +321,13 @@ export function filterPagesFrom(src: FilterSource, level: number, opts?: PageFil
   }
   opts?.onProgress?.(total, total);
   return { maxMapnr: BigInt(maxMapnr), ram, dumpable, counts, warnings, dumpLevel: level };
+}
+
+/** A mem_map region: struct pages of pfns [start, end) from virtual address memMap. */
+interface Region {
+  readonly memMap: bigint;
+  readonly start: number;
+  readonly end: number;
 }
 
 interface ScanStats {
@@ -330,15 +345,26 @@ function readVirtualInto(src: FilterSource, va: bigint, len: number, out: Uint8A
   let runPa = -1n;
   let runLen = 0;
   let runAt = 0;
+  const kernel = src.kernel;
+  // vmemmap is mapped with 2 MiB pages: translate once per mapping, not once per 4 KiB.
+  const spans = kernel.translateSpan?.bind(kernel);
   const flush = (): void => {
     if (runLen > 0) out.set(src.phys.read(runPa, runLen), runAt);
     runLen = 0;
   };
   while (done < len) {
     const a = va + BigInt(done);
-    const inPage = Number(a % psb);
-    const n = Math.min(len - done, ps - inPage);
-    const pa = src.kernel.translate(a);
+    let n: number;
+    let pa: bigint;
+    if (spans) {
+      const t = spans(a);
+      pa = t.paddr;
+      n = Math.min(len - done, t.span);
+    } else {
+      const inPage = Number(a % psb);
+      n = Math.min(len - done, ps - inPage);
+      pa = kernel.translate(a);
+    }
     if (runLen > 0 && runPa + BigInt(runLen) === pa) runLen += n;
     else {
       flush();
@@ -358,9 +384,7 @@ function readVirtualInto(src: FilterSource, va: bigint, len: number, out: Uint8A
  */
 function scanMemMaps(
   src: FilterSource,
-  count: number,
-  memMapOf: (i: number) => bigint | undefined,
-  rangeOf: (i: number) => [number, number],
+  regions: readonly Region[],
   maxMapnr: number,
   segRuns: number[],
   classifier: PageClassifier,
@@ -411,10 +435,10 @@ function scanMemMaps(
   // Excluded pages per category (PAGE_FREE … PAGE_OFFLINE), folded into `counts` at the end.
   const byCategory = new Float64Array(16);
 
-  for (let i = 0; i < count; i++) {
-    const memMap = memMapOf(i);
-    if (memMap === undefined) continue;
-    const [pfnStart, pfnEnd] = rangeOf(i);
+  for (const region of regions) {
+    const memMap = region.memMap;
+    const pfnStart = region.start;
+    const pfnEnd = region.end;
     let readStart = -1;
     let readEnd = -1; // inclusive, as makedumpfile's pfn_read_end
     let k = 0; // index into segRuns (pairs)

@@ -6,6 +6,8 @@ export interface VirtualMemory {
   read(vaddr: bigint, length: number): Uint8Array;
   /** Translates a kernel virtual address to physical; throws FaultError if unmapped. */
   translate(vaddr: bigint): bigint;
+  /** Optional: translation plus the bytes the same mapping covers from `vaddr` on. */
+  translateSpan?(vaddr: bigint): { paddr: bigint; span: number };
 }
 
 export function readU64(mem: VirtualMemory, vaddr: bigint): bigint {

@@ -13,6 +13,7 @@ const PRESENT = 1n;
 const PSE = 0x80n;
 const PAGE_SHIFT = 12n;
 const TLB_MAX = 8192;
+const TABLE_CACHE_MAX = 1024;
 
 export interface X86_64Config {
   /** Physical address of the top-level page table (init_top_pgt). */
@@ -32,6 +33,8 @@ export interface X86_64Config {
  */
 export class X86_64AddressSpace implements VirtualMemory {
   private readonly tlb = new Map<bigint, bigint>();
+  /** Page-table pages by physical address (null: not wholly readable). */
+  private readonly tables = new Map<bigint, DataView | null>();
   private readonly entryMask: bigint;
 
   constructor(
@@ -54,10 +57,20 @@ export class X86_64AddressSpace implements VirtualMemory {
     const vpage = vaddr >> PAGE_SHIFT;
     const hit = this.tlb.get(vpage);
     if (hit !== undefined) return hit | (vaddr & 0xfffn);
-    const pa = this.walk(vaddr);
+    const { paddr } = this.translateSpan(vaddr);
     if (this.tlb.size >= TLB_MAX) this.tlb.clear();
-    this.tlb.set(vpage, pa & ~0xfffn);
-    return pa;
+    this.tlb.set(vpage, paddr & ~0xfffn);
+    return paddr;
+  }
+
+  /**
+   * Translates `vaddr` and says how many bytes from there on the same mapping covers (to the
+   * end of its 4 KiB, 2 MiB or 1 GiB page), so a caller reading a large, physically contiguous
+   * region such as vmemmap translates once per 2 MiB instead of once per 4 KiB.
+   */
+  translateSpan(vaddr: bigint): { paddr: bigint; span: number } {
+    const { pa, shift } = this.walk(vaddr);
+    return { paddr: pa, span: Number((1n << shift) - (vaddr & ((1n << shift) - 1n))) };
   }
 
   read(vaddr: bigint, length: number): Uint8Array {
@@ -73,19 +86,35 @@ export class X86_64AddressSpace implements VirtualMemory {
     return out;
   }
 
+  /** Reads one table entry; whole table pages are cached (each walk touches 4-5 of them). */
   private entry(tablePa: bigint, index: bigint, level: string, vaddr: bigint): bigint {
+    let t = this.tables.get(tablePa);
+    if (t === undefined) {
+      try {
+        const b = this.phys.read(tablePa, 4096);
+        t = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      } catch (err) {
+        if (!(err instanceof FaultError)) throw err;
+        t = null; // part of the page may still be readable: fall back to the one entry below
+      }
+      if (this.tables.size >= TABLE_CACHE_MAX) this.tables.clear();
+      this.tables.set(tablePa, t);
+    }
     let e: bigint;
-    try {
-      e = u64(this.phys.read(tablePa + index * 8n, 8), 0);
-    } catch (err) {
-      if (err instanceof FaultError) throw new FaultError(vaddr, 'virtual', `${level} table at physical 0x${tablePa.toString(16)} is not in the dump`);
-      throw err;
+    if (t !== null) e = t.getBigUint64(Number(index * 8n), true);
+    else {
+      try {
+        e = u64(this.phys.read(tablePa + index * 8n, 8), 0);
+      } catch (err) {
+        if (err instanceof FaultError) throw new FaultError(vaddr, 'virtual', `${level} table at physical 0x${tablePa.toString(16)} is not in the dump`);
+        throw err;
+      }
     }
     if ((e & PRESENT) === 0n) throw new FaultError(vaddr, 'virtual', `not mapped (${level} entry not present)`);
     return e;
   }
 
-  private walk(va: bigint): bigint {
+  private walk(va: bigint): { pa: bigint; shift: bigint } {
     const bits = this.config.fiveLevel ? 57n : 48n;
     const top = va >> (bits - 1n);
     const ones = (1n << (65n - bits)) - 1n;
@@ -95,11 +124,11 @@ export class X86_64AddressSpace implements VirtualMemory {
     if (this.config.fiveLevel) table = this.entry(table, (va >> 48n) & 511n, 'PGD', va) & m;
     table = this.entry(table, (va >> 39n) & 511n, this.config.fiveLevel ? 'P4D' : 'PGD', va) & m;
     const pud = this.entry(table, (va >> 30n) & 511n, 'PUD', va);
-    if (pud & PSE) return (pud & m & ~((1n << 30n) - 1n)) | (va & ((1n << 30n) - 1n));
+    if (pud & PSE) return { pa: (pud & m & ~((1n << 30n) - 1n)) | (va & ((1n << 30n) - 1n)), shift: 30n };
     const pmd = this.entry(pud & m, (va >> 21n) & 511n, 'PMD', va);
-    if (pmd & PSE) return (pmd & m & ~((1n << 21n) - 1n)) | (va & ((1n << 21n) - 1n));
+    if (pmd & PSE) return { pa: (pmd & m & ~((1n << 21n) - 1n)) | (va & ((1n << 21n) - 1n)), shift: 21n };
     const pte = this.entry(pmd & m, (va >> 12n) & 511n, 'PTE', va);
-    return (pte & m) | (va & 0xfffn);
+    return { pa: (pte & m) | (va & 0xfffn), shift: 12n };
   }
 }
 
