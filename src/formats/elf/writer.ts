@@ -1,5 +1,5 @@
 import { PT_LOAD, PT_NOTE, type ProgramHeader } from './elf64.js';
-import type { DumpSink } from '../kdump/flattened-writer.js';
+import { FlaggedHeaderWriter, type DumpSink } from '../kdump/flattened-writer.js';
 
 /**
  * ELF vmcore writer with makedumpfile -E semantics (makedumpfile.c write_elf_header,
@@ -41,16 +41,8 @@ export interface ElfWriterInput {
   readonly maxMapnr: bigint;
 }
 
-export interface OutputSegment {
-  readonly type: number;
-  readonly flags: number;
-  readonly offset: bigint;
-  readonly vaddr: bigint;
-  readonly paddr: bigint;
-  readonly filesz: bigint;
-  readonly memsz: bigint;
-  readonly align: bigint;
-}
+/** A program header as written (the reader's ProgramHeader without its table index). */
+export type OutputSegment = Omit<ProgramHeader, 'index'>;
 
 export interface ElfLayout {
   readonly phnum: number;
@@ -203,22 +195,26 @@ export function encodeProgramHeaders(layout: ElfLayout): Uint8Array {
   return t;
 }
 
-export class ElfWriter {
+export class ElfWriter extends FlaggedHeaderWriter {
   readonly layout: ElfLayout;
-  private failed = false;
+  protected readonly incompleteFlag = DUMP_ELF_INCOMPLETE;
 
   constructor(
-    private readonly sink: DumpSink,
+    sink: DumpSink,
     readonly input: ElfWriterInput,
   ) {
+    super(sink);
     this.layout = elfLayout(input);
+  }
+
+  protected encodeHeader(flags: number): Uint8Array {
+    return encodeElfHeader(this.input, this.layout, flags);
   }
 
   /** ELF header (incomplete bit set while a file is being written), program headers, notes. */
   begin(): void {
-    const inProgress = this.sink.kind === 'file' ? DUMP_ELF_INCOMPLETE : 0;
     this.guard(() => {
-      this.sink.write(0n, encodeElfHeader(this.input, this.layout, inProgress));
+      this.sink.write(0n, this.encodeHeader(this.inProgressFlags));
       this.sink.write(BigInt(EHDR_SIZE), encodeProgramHeaders(this.layout));
       if (this.input.notes.length > 0) this.sink.write(this.layout.noteOffset, this.input.notes);
     });
@@ -230,30 +226,6 @@ export class ElfWriter {
   }
 
   finish(): void {
-    if (this.sink.kind === 'file') this.guard(() => this.sink.write(0n, encodeElfHeader(this.input, this.layout, 0)));
-  }
-
-  /** e_flags |= DUMP_ELF_INCOMPLETE in place; false if that failed too or the output is a stream. */
-  markIncomplete(): boolean {
-    if (this.sink.kind !== 'file') return false;
-    try {
-      this.sink.write(0n, encodeElfHeader(this.input, this.layout, DUMP_ELF_INCOMPLETE));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  get hasFailed(): boolean {
-    return this.failed;
-  }
-
-  private guard(f: () => void): void {
-    try {
-      f();
-    } catch (e) {
-      this.failed = true;
-      throw e;
-    }
+    this.rewriteCleanHeader();
   }
 }

@@ -275,3 +275,53 @@ export function reassembleFlattened(input: { fd: number; name: string }, output:
   }
   return { records, streamBytes: pos, size };
 }
+
+/**
+ * What the kdump and ELF writers share: a header carrying an "incomplete" flag (kdump status
+ * 0x8, ELF e_flags 0x1, as makedumpfile sets them), written flagged while a file is in progress,
+ * rewritten clean by finish() and flagged again by markIncomplete() after a failed write; and
+ * the memory of whether any write failed.
+ */
+export abstract class FlaggedHeaderWriter {
+  protected failed = false;
+
+  constructor(protected readonly sink: DumpSink) {}
+
+  /** The encoded header (block 0 / ELF header) with `flags` in its incomplete field. */
+  protected abstract encodeHeader(flags: number): Uint8Array;
+  protected abstract readonly incompleteFlag: number;
+
+  /** The flags begin() writes: incomplete for a file, final for a stream (no rewrite possible). */
+  protected get inProgressFlags(): number {
+    return this.sink.kind === 'file' ? this.incompleteFlag : 0;
+  }
+
+  /** Clears the incomplete flag in place once everything is written (files only). */
+  protected rewriteCleanHeader(): void {
+    if (this.sink.kind === 'file') this.guard(() => this.sink.write(0n, this.encodeHeader(0)));
+  }
+
+  /** Sets the incomplete flag in place; false if that failed too or the output is a stream. */
+  markIncomplete(): boolean {
+    if (this.sink.kind !== 'file') return false;
+    try {
+      this.sink.write(0n, this.encodeHeader(this.incompleteFlag));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  protected guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+  }
+}

@@ -2,7 +2,7 @@ import { CODEC_FLAGS, type CodecName } from '../codecs/index.js';
 import { parseNotes, NT_PRSTATUS } from '../elf/notes.js';
 import { DISK_DUMP_HEADER_SIZE, DUMP_DH_COMPRESSED_INCOMPLETE, KDUMP_SIGNATURE, KDUMP_SUB_HEADER_SIZE } from './header.js';
 import { PAGE_DESC_SIZE } from './kdump-memory.js';
-import { SinkWriteError, type DumpSink } from './flattened-writer.js';
+import { FlaggedHeaderWriter, SinkWriteError, type DumpSink } from './flattened-writer.js';
 
 /**
  * Writer of the kdump-compressed format, byte for byte as makedumpfile lays it out
@@ -197,17 +197,19 @@ function writeOffset(b: Buffer, at: number, v: number): void {
   b.writeUInt32LE(Math.floor(v / 0x100000000), at + 4);
 }
 
-export class KdumpWriter {
+export class KdumpWriter extends FlaggedHeaderWriter {
   readonly layout: KdumpLayout;
   readonly stats: KdumpWriteStats = { pages: 0, zeroPages: 0, compressedPages: 0, rawPages: 0 };
+  /** makedumpfile's check_and_modify_kdump_headers sets this after ENOSPC. */
+  protected readonly incompleteFlag = DUMP_DH_COMPRESSED_INCOMPLETE;
   private descIndex = 0;
   private dataCursor: number;
-  private failed = false;
 
   constructor(
-    private readonly sink: DumpSink,
+    sink: DumpSink,
     readonly input: KdumpWriterInput,
   ) {
+    super(sink);
     if (input.utsname.length < UTSNAME_SIZE) throw new RangeError(`utsname must be ${UTSNAME_SIZE} bytes`);
     this.layout = kdumpLayout(input);
     this.dataCursor = this.layout.dataOffset;
@@ -220,9 +222,8 @@ export class KdumpWriter {
    */
   begin(): void {
     const L = this.layout;
-    const inProgress = this.sink.kind === 'file' ? DUMP_DH_COMPRESSED_INCOMPLETE : 0;
     this.guard(() => {
-      this.sink.write(0n, encodeDiskDumpHeader(this.input, L, inProgress));
+      this.sink.write(0n, this.encodeHeader(this.inProgressFlags));
       this.sink.write(BigInt(L.blockSize), encodeSubHeader(this.input, L));
       if (this.input.notes.length > 0) this.sink.write(BigInt(L.offsetNote), this.input.notes);
       this.sink.write(BigInt(L.bitmap1Offset), trimBitmap(this.input.ram, this.input.maxMapnr));
@@ -328,34 +329,11 @@ export class KdumpWriter {
     if (this.descIndex !== this.layout.numDumpable) {
       throw new RangeError(`only ${this.descIndex} of ${this.layout.numDumpable} dumpable pages were written`);
     }
-    if (this.sink.kind === 'file') this.guard(() => this.sink.write(0n, encodeDiskDumpHeader(this.input, this.layout, 0)));
+    this.rewriteCleanHeader();
   }
 
-  /**
-   * Flags the file incomplete (header status |= DUMP_DH_COMPRESSED_INCOMPLETE, as makedumpfile's
-   * check_and_modify_kdump_headers does after ENOSPC). Rewrites block 0 in place, which needs no
-   * new space. Returns false if even that failed (or the output is a stream).
-   */
-  markIncomplete(): boolean {
-    if (this.sink.kind !== 'file') return false;
-    try {
-      this.sink.write(0n, encodeDiskDumpHeader(this.input, this.layout, DUMP_DH_COMPRESSED_INCOMPLETE));
-      return true;
-    } catch {
-      return false;
-    }
+  protected encodeHeader(flags: number): Uint8Array {
+    return encodeDiskDumpHeader(this.input, this.layout, flags);
   }
 
-  get hasFailed(): boolean {
-    return this.failed;
-  }
-
-  private guard(f: () => void): void {
-    try {
-      f();
-    } catch (e) {
-      this.failed = true;
-      throw e;
-    }
-  }
 }
