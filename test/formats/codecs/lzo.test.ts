@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { Lzo1xCompressor, lzo1xCompress, lzo1xCompressInto, lzo1xDecompress, lzo1xMaxCompressedLength } from '../../../src/formats/codecs/lzo.js';
 import { need, sharedDumps } from '../../helpers/dumps.js';
 import { checkCodecOnRealPages } from '../../helpers/stored-pages.js';
+import { bytes, concat, describeAllocationFree, hex, PAGE, randomBytes, TEXT } from '../../helpers/codec-vectors.js';
 
 // Real data: pages of a kdump-compressed file written by makedumpfile -l, i.e. by liblzo2's
 // lzo1x_1_compress, checked against the same pages of the ELF vmcore the file was made from.
 
-const PAGE = 4096;
 const FLAG_LZO = 0x2;
 const DUMP = sharedDumps().find((d) => d.name === '6.1-sysrq');
 
@@ -27,26 +27,8 @@ describe('lzo1x on real makedumpfile -l pages', () => {
 // Built-in vectors and malformed input.
 // ---------------------------------------------------------------------------------------------
 
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
-const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));
 
-/** Deterministic xorshift32 bytes (incompressible). */
-function randomBytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
-const TEXT = Buffer.from('kdumpkit reads kdump-compressed vmcores; kdumpkit reads ELF vmcores too. '.repeat(3) + 'The end.\n');
 /** liblzo2 2.10 lzo1x_1_compress(TEXT). */
 const TEXT_LIBLZO2 = hex(
   '0c6b64756d706b697420726561647320980100022d636f6d7072657373656420766d636f7265733ba40328a300454c46ec030220746f6f2e2e7c00205b20010d7320746f6f2e2054686520656e642e0a110000',
@@ -204,32 +186,11 @@ describe('lzo1xCompress', () => {
   });
 });
 
-describe('lzo1xCompressInto and Lzo1xCompressor (allocation-free forms)', () => {
-  const inputs = [new Uint8Array(0), new Uint8Array(PAGE), randomBytes(PAGE, 3), Uint8Array.from(TEXT), randomBytes(70000, 9), new Uint8Array(100)];
-  inputs[4]!.copyWithin(30000, 0, 20000);
-
-  test('lzo1xCompressInto writes what lzo1xCompress returns; a too-small dst gives -1', () => {
-    // Long inputs then short ones: the shared hash table must not leak positions between inputs.
-    for (const b of inputs) {
-      const dst = new Uint8Array(lzo1xMaxCompressedLength(b.length));
-      const n = lzo1xCompressInto(b, dst);
-      assert.deepEqual(dst.subarray(0, n), lzo1xCompress(b));
-      assert.deepEqual(lzo1xDecompress(dst.slice(0, n), b.length), b);
-    }
-    assert.equal(lzo1xCompressInto(randomBytes(PAGE, 5), new Uint8Array(PAGE)), -1);
-  });
-
-  test('page form: compresses at offsets, -1 when not smaller than the input', () => {
-    const c = new Lzo1xCompressor();
-    const src = new Uint8Array(24 + PAGE);
-    const out = new Uint8Array(7 + PAGE);
-    for (const page of [new Uint8Array(PAGE), Uint8Array.from(Buffer.alloc(PAGE, TEXT))]) {
-      src.set(page, 24);
-      const n = c.compress(src, 24, PAGE, out, 7);
-      assert.ok(n > 0 && n < PAGE, `compressed to ${n}`);
-      assert.deepEqual(lzo1xDecompress(out.slice(7, 7 + n), PAGE), page);
-    }
-    src.set(randomBytes(PAGE, 11), 24);
-    assert.equal(c.compress(src, 24, PAGE, out, 7), -1);
-  });
+describeAllocationFree({
+  name: 'lzo1x',
+  compress: lzo1xCompress,
+  compressInto: lzo1xCompressInto,
+  maxCompressedLength: lzo1xMaxCompressedLength,
+  decompress: lzo1xDecompress,
+  newCompressor: () => new Lzo1xCompressor(),
 });

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { SnappyCompressor, snappyCompress, snappyCompressInto, snappyDecompress, snappyMaxCompressedLength } from '../../../src/formats/codecs/snappy.js';
 import { need, sharedDumps } from '../../helpers/dumps.js';
 import { checkCodecOnRealPages } from '../../helpers/stored-pages.js';
+import { bytes, concat, describeAllocationFree, hex, PAGE, randomBytes, TEXT } from '../../helpers/codec-vectors.js';
 
 // Real data: the shared kdump file written by makedumpfile 1.7.9 -p (libsnappy), checked
 // against the ELF vmcore it was made from.
 
-const PAGE = 4096;
 const FLAG_SNAPPY = 0x4;
 const DUMP = sharedDumps().find((d) => d.name === '6.1-sysrq');
 
@@ -27,26 +27,8 @@ describe('snappy on real makedumpfile -p pages', () => {
 // Built-in vectors and malformed input.
 // ---------------------------------------------------------------------------------------------
 
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
-const concat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));
 
-/** Deterministic xorshift32 bytes (incompressible). */
-function randomBytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
-const TEXT = Buffer.from('kdumpkit reads kdump-compressed vmcores; kdumpkit reads ELF vmcores too. '.repeat(3) + 'The end.\n');
 /** libsnappy 1.1.9 snappy_compress(TEXT). */
 const TEXT_LIBSNAPPY = hex(
   'e401386b64756d706b697420726561647320050f4c2d636f6d7072657373656420766d636f7265733b091a192908454c46111c1020746f6f2e3e2000fe4900ee49000d492054686520656e642e0a',
@@ -194,32 +176,11 @@ describe('snappyCompress', () => {
   });
 });
 
-describe('snappyCompressInto and SnappyCompressor (allocation-free forms)', () => {
-  const inputs = [new Uint8Array(0), new Uint8Array(PAGE), randomBytes(PAGE, 3), Uint8Array.from(TEXT), randomBytes(70000, 9), new Uint8Array(100)];
-  inputs[4]!.copyWithin(30000, 0, 20000);
-
-  test('snappyCompressInto writes what snappyCompress returns; a too-small dst gives -1', () => {
-    // Long inputs then short ones: the shared hash table must not leak positions between inputs.
-    for (const b of inputs) {
-      const dst = new Uint8Array(snappyMaxCompressedLength(b.length));
-      const n = snappyCompressInto(b, dst);
-      assert.deepEqual(dst.subarray(0, n), snappyCompress(b));
-      assert.deepEqual(snappyDecompress(dst.slice(0, n), b.length), b);
-    }
-    assert.equal(snappyCompressInto(randomBytes(PAGE, 5), new Uint8Array(PAGE)), -1);
-  });
-
-  test('page form: compresses at offsets, -1 when not smaller than the input', () => {
-    const c = new SnappyCompressor();
-    const src = new Uint8Array(24 + PAGE);
-    const out = new Uint8Array(7 + PAGE);
-    for (const page of [new Uint8Array(PAGE), Uint8Array.from(Buffer.alloc(PAGE, TEXT))]) {
-      src.set(page, 24);
-      const n = c.compress(src, 24, PAGE, out, 7);
-      assert.ok(n > 0 && n < PAGE, `compressed to ${n}`);
-      assert.deepEqual(snappyDecompress(out.slice(7, 7 + n), PAGE), page);
-    }
-    src.set(randomBytes(PAGE, 11), 24);
-    assert.equal(c.compress(src, 24, PAGE, out, 7), -1);
-  });
+describeAllocationFree({
+  name: 'snappy',
+  compress: snappyCompress,
+  compressInto: snappyCompressInto,
+  maxCompressedLength: snappyMaxCompressedLength,
+  decompress: snappyDecompress,
+  newCompressor: () => new SnappyCompressor(),
 });
