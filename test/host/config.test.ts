@@ -117,3 +117,21 @@ test('boot images: Debian, Fedora and Arch layouts', () => {
   assert.equal(a.config, '/proc/config.gz');
   assert.equal(kernelFiles(arch, '6.6.1-lts').config, undefined, '/proc/config.gz describes only the running kernel');
 });
+
+test('fake roots: every layout finds its kernel files through the root', async () => {
+  const { fakeMachine, LAYOUTS } = await import('../helpers/fake-roots.js');
+  for (const layout of LAYOUTS) {
+    const m = fakeMachine(layout, { crashkernel: { param: '256M', reservedBytes: 256n << 20n } });
+    try {
+      assert.equal(runningRelease(m.root), m.release, layout);
+      const f = kernelFiles(m.root, m.release);
+      assert.ok(f.image, `${layout}: image`);
+      assert.ok(f.initrd, `${layout}: initrd`);
+      assert.ok(f.config, `${layout}: config`);
+      assert.match(m.read('/proc/cmdline'), /crashkernel=256M/);
+      assert.match(m.read('/proc/iomem'), /: Crash kernel$/m);
+    } finally {
+      m.remove();
+    }
+  }
+});
