@@ -127,6 +127,8 @@ ${kv('Tasks', taskCount === undefined ? undefined : html`<span id="task-count">$
 </dl>
 <dl class="kv">
 ${kv('Panic', p.panicString)}
+${p.cause && p.cause.headline !== p.panicString ? kv('Cause', p.cause.headline) : ''}
+${p.panicMessageInMemory && p.panicMessageInMemory !== p.panicString ? kv('Panic buffer', p.panicMessageInMemory) : ''}
 ${kv('Location', t.location)}
 ${kv('Context', t.context)}
 ${kv('Crashed task', a.crashed.pid === undefined ? undefined : `PID ${a.crashed.pid} "${a.crashed.comm ?? '?'}" on CPU ${a.crashed.cpu ?? '?'} (from ${a.crashed.cpuSource})`)}
@@ -176,7 +178,7 @@ ${stackedBar('pages present in the dump file', [
 ])}`
     : ''}
 ${stackedBar(`pages a dump level ${p.level} would keep and exclude`, items)}
-<p class="dim">Dump level ${p.level} (makedumpfile -d ${p.level}) keeps ${fmt(p.keptPages)} of ${fmt(p.ramPages)} RAM pages (${size(p.keptPages)}) and excludes ${fmt(excluded)}. Counted by kdumpkit's page filter (${p.rules} makedumpfile rules) in ${p.seconds.toFixed(1)} s.${p.unreadablePages ? ` ${fmt(p.unreadablePages)} pages could not be read.` : ''}</p>`;
+<p class="dim">Dump level ${p.level} (makedumpfile -d ${p.level}) keeps ${fmt(p.keptPages)} of ${fmt(p.ramPages)} RAM pages (${size(p.keptPages)}) and excludes ${fmt(excluded)}. Counted by kdumpkit's page filter (${p.rules} makedumpfile rules) in ${p.seconds.toFixed(1)} s.${p.unreadablePages ? ` ${fmt(p.unreadablePages)} pages could not be read.` : ''}</p>${p.warnings.map((w) => html`<p class="note">${w}</p>`)}`;
 }
 
 function stateChart(t: PsReport): Html {
