@@ -43,7 +43,8 @@ svg.chart{display:block;max-width:100%;height:auto;font:12px system-ui,sans-seri
 svg.chart text{fill:var(--fg)}svg.chart text.v{fill:var(--dim)}
 svg.chart .axis{stroke:var(--line)}
 figure.stack{margin:0}
-ul.legend{list-style:none;margin:6px 0 0;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:1px 12px;font-size:12.5px}
+ul.legend{list-style:none;margin:6px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:1px 18px;font-size:12.5px}
+table.legend{border-collapse:collapse;margin:6px 0 0;font-size:12.5px}table.legend td{padding:0 10px 0 0}table.legend td.n{text-align:right;font-variant-numeric:tabular-nums}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
 span.kept{background:var(--kept)}span.zero{background:var(--zero)}span.cache{background:var(--cache)}span.cachep{background:var(--cachep)}span.user{background:var(--user)}
 span.free{background:var(--free)}span.hw{background:var(--hw)}span.off{background:var(--off)}span.absent{background:var(--absent)}

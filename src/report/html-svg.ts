@@ -44,9 +44,9 @@ export function stackedBar(title: string, items: readonly ChartItem[]): Html {
     x += bw;
   }
   const legend = items.map(
-    (it) => html`<li><span class="sw ${it.cls}" aria-hidden="true"></span>${it.label} <b>${fmt(it.value)}</b> <span class="dim">${pct(it.value, total)}${it.note ? ` · ${it.note}` : ''}</span></li>`,
+    (it) => html`<tr><td><span class="sw ${it.cls}" aria-hidden="true"></span>${it.label}</td><td class="n">${fmt(it.value)}</td><td class="n">${pct(it.value, total)}</td><td class="n dim">${it.note ?? ''}</td></tr>`,
   );
-  return html`<figure class="stack"><svg class="chart" viewBox="0 0 ${w} 28" width="${w}" height="28" preserveAspectRatio="none" role="img" aria-label="${title}"><title>${title}</title>${parts}</svg><ul class="legend">${legend}</ul></figure>`;
+  return html`<figure class="stack"><svg class="chart" viewBox="0 0 ${w} 28" width="${w}" height="28" preserveAspectRatio="none" role="img" aria-label="${title}"><title>${title}</title>${parts}</svg><table class="legend">${legend}</table></figure>`;
 }
 
 export function pct(v: number, total: number): string {

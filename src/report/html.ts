@@ -178,7 +178,7 @@ ${stackedBar('pages present in the dump file', [
 ])}`
     : ''}
 ${stackedBar(`pages a dump level ${p.level} would keep and exclude`, items)}
-<p class="dim">Dump level ${p.level} (makedumpfile -d ${p.level}) keeps ${fmt(p.keptPages)} of ${fmt(p.ramPages)} RAM pages (${size(p.keptPages)}) and excludes ${fmt(excluded)}. Counted by kdumpkit's page filter (${p.rules} makedumpfile rules) in ${p.seconds.toFixed(1)} s.${p.unreadablePages ? ` ${fmt(p.unreadablePages)} pages could not be read.` : ''}</p>${p.warnings.map((w) => html`<p class="note">${w}</p>`)}`;
+<p class="dim">Dump level ${p.level} (makedumpfile -d ${p.level}) keeps ${fmt(p.keptPages)} of ${fmt(p.ramPages)} RAM pages (${size(p.keptPages)}) and excludes ${fmt(excluded)}. Counted by kdumpkit's page filter (${p.rules} makedumpfile rules) in ${p.seconds < 1 ? `${Math.round(p.seconds * 1000)} ms` : `${p.seconds.toFixed(1)} s`}.${p.unreadablePages ? ` ${fmt(p.unreadablePages)} pages could not be read.` : ''}</p>${p.warnings.map((w) => html`<p class="note">${w}</p>`)}`;
 }
 
 function stateChart(t: PsReport): Html {
