@@ -93,7 +93,7 @@ const report: CommandSpec<typeof options> = {
   summary: 'a crash report as one self-contained HTML page (or text / JSON)',
   usage: ['report DUMP --html FILE|- [--no-pages] [--vmlinux FILE | --system-map FILE] [--btf FILE]', 'report DUMP [--json] [--no-pages]'],
   help: `
-Makes the report of 'kdumpkit analyze' into one HTML file you can open in any browser, attach
+Makes the report of 'kdumpkit analyze' into one self-contained HTML file to open in a browser, attach
 to a ticket or print: nothing in it is fetched from the network (no fonts, no CDN, no scripts
 from elsewhere), and it reads fine without JavaScript.
 
