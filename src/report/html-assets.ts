@@ -82,7 +82,8 @@ ol.log li.hit{background:var(--errbg)}
 .warnings li{font-size:13px;color:var(--warn)}
 footer{margin-top:28px;font-size:12px;color:var(--dim)}
 @media print{
-:root{--bg:#fff;--fg:#000;--card:#fff;--line:#bbb;--errbg:#fff}
+:root{color-scheme:light;--bg:#fff;--fg:#000;--dim:#555;--line:#bbb;--card:#fff;--accent:#0a58a8;--err:#b42318;--crit:#8f1d15;--warn:#8a5300;--notice:#1a6b3c;--debug:#777;--errbg:#fff;--zero:#9aa4ae;--absent:#c8ced4;--rate:#8fa7c4}
+html{print-color-adjust:exact;-webkit-print-color-adjust:exact}
 main{max-width:none;padding:0}nav,.filter,.noprint{display:none}
 ol.log{max-height:none;overflow:visible;border:0;padding:0}
 pre{white-space:pre-wrap}
@@ -160,6 +161,8 @@ export const REPORT_JS = `
     bar.appendChild(q); bar.appendChild(sel); bar.appendChild(count);
     bar.hidden = false;
     apply();
+    // The end of the log is where the crash is.
+    log.scrollTop = log.scrollHeight;
   }
 })();
 `;
