@@ -1,10 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { REPO, labDir, need } from '../helpers/dumps.js';
+import { renderHtmlReport } from '../../src/report/html.js';
+import { syntheticCrashReport } from '../helpers/crash-report.js';
 import { artifactPath, launchChromium, needChromium, openFile, CHROMIUM } from '../helpers/browser.js';
 
 /**
@@ -128,3 +130,29 @@ for (const d of DUMPS) {
     await ctx.close();
   });
 }
+
+test('HTML report with a 10,000-line log: loads and filters quickly in Chromium', async (t) => {
+  if (!needChromium(t)) return;
+  const base = syntheticCrashReport((f) => `value of ${f}`);
+  const lines = Array.from({ length: 10000 }, (_, i) => ({ seq: i, time: i / 50, level: i % 8, caller: undefined, text: `line ${i}: ${i % 100 === 0 ? 'needle ' : ''}usb 1-1: new high-speed USB device number ${i}` }));
+  const path = artifactPath('report-10k-lines.html');
+  const html = renderHtmlReport({ ...base, analysis: { ...base.analysis, log: { lines, total: lines.length } } });
+  writeFileSync(path, html);
+  assert.ok(html.length < 2 << 20, `${html.length} bytes`);
+  const t0 = performance.now();
+  const { page, problems } = await openFile(browser!, path);
+  try {
+    assert.deepEqual(problems, []);
+    assert.equal(await page.locator('#log-count').textContent(), '10000 lines');
+    const t1 = performance.now();
+    await page.locator('#log-q').fill('needle');
+    assert.equal(await page.locator('#log-count').textContent(), '100 of 10000 lines');
+    await page.locator('#log-level').selectOption('3');
+    assert.equal(await page.locator('#log-count').textContent(), '50 of 10000 lines', 'the needle lines alternate between levels 0 and 4; only level 0 is kept');
+    const ms = performance.now() - t1;
+    assert.ok(ms < 3000, `filtering took ${ms.toFixed(0)} ms`);
+    assert.ok(t1 - t0 < 10000, `loading took ${(t1 - t0).toFixed(0)} ms`);
+  } finally {
+    await page.close();
+  }
+});

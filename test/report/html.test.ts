@@ -5,6 +5,12 @@ import { renderHtmlReport, type CrashReport } from '../../src/report/html.js';
 import { escapeHtml } from '../../src/report/html-escape.js';
 import { logRate } from '../../src/report/html-svg.js';
 import { syntheticCrashReport } from '../helpers/crash-report.js';
+import { join } from 'node:path';
+import { AnalysisContext, isUnavailable } from '../../src/analyze/analyze.js';
+import { crashReport } from '../../src/cli/commands/report.js';
+import { REPO, need } from '../helpers/dumps.js';
+
+const ELF = join(REPO, '.cache', 'vmcores', '6.12-nullderef', 'vmcore.elf');
 
 const payload = (field: string): string => `<script>window.__xss=1</script>"'><img src=x onerror=alert(1)>&<!--${field}`;
 
@@ -90,4 +96,40 @@ test('logRate: buckets cover the whole log and count by severity', () => {
   assert.deepEqual([b[5]!.lines, b[5]!.errors], [1, 1]);
   assert.deepEqual([b[9]!.lines, b[9]!.warnings], [2, 1]);
   assert.deepEqual(logRate([]), []);
+});
+
+/** Every string in `v` (at any depth) replaced by the hostile payload naming its path. */
+function poison(v: unknown, path: string): unknown {
+  if (typeof v === 'string') return payload(path);
+  if (Array.isArray(v)) return v.map((x, i) => poison(x, `${path}.${i}`));
+  if (v && typeof v === 'object' && !(v instanceof Date) && !(v instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, poison(x, `${path}.${k}`)]));
+  }
+  return v;
+}
+
+test('renderHtmlReport: the report of a real dump with every string made hostile (backtrace frames, registers, log, pages)', async (t) => {
+  if (!need(t, ELF)) return;
+  const ctx = await AnalysisContext.open(ELF);
+  let real: CrashReport;
+  try {
+    real = crashReport(ctx, { pages: true, at: new Date(0) });
+  } finally {
+    ctx.close();
+  }
+  const bt = real.analysis.crashed.backtrace;
+  assert.ok(bt && !isUnavailable(bt) && bt.trace, 'the real report has an unwound backtrace');
+  const hostile = poison(real, 'r') as CrashReport;
+  const out = renderHtmlReport(hostile);
+  assert.equal(out.match(/<script/gi)?.length, 1);
+  assert.doesNotMatch(out, /<img|<!--/i);
+  assert.ok(!out.includes(`"'>`));
+  for (const p of ['r.analysis.crashed.backtrace.trace.frames.0.text', 'r.analysis.crashed.comm', 'r.analysis.cpus.1.comm', 'r.analysis.tasks.rows.0.comm', 'r.analysis.log.lines.0.text', 'r.analysis.panic.panicString']) {
+    assert.ok(out.includes(escapeHtml(payload(p))), `${p} shown escaped`);
+  }
+  // The real report renders too, and its page has one row per task and one item per log line.
+  const page = renderHtmlReport(real);
+  assert.ok(!isUnavailable(real.analysis.tasks) && !isUnavailable(real.analysis.log));
+  assert.equal(page.match(/<tr class="[^"]*"><td class="n">\d+<\/td><td class="n">\d+<\/td><td class="n">\d+<\/td>/g)?.length, real.analysis.tasks.total);
+  assert.equal(page.match(/<li class="l\d">/g)?.length, real.analysis.log.total);
 });
