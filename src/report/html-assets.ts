@@ -66,8 +66,9 @@ table.tbl tr.active td:first-child{box-shadow:inset 3px 0 var(--accent)}
 .kthread{color:var(--dim)}
 button.sort{all:unset;cursor:pointer;display:inline-flex;gap:4px;align-items:center}
 button.sort:focus-visible{outline:2px solid var(--accent);outline-offset:1px}
-th[aria-sort=ascending] button.sort::after{content:"\\25B2";font-size:9px}
-th[aria-sort=descending] button.sort::after{content:"\\25BC";font-size:9px}
+button.sort::after{content:"\\2195";font-size:10px;opacity:.35}
+th[aria-sort=ascending] button.sort::after{content:"\\25B2";font-size:9px;opacity:1}
+th[aria-sort=descending] button.sort::after{content:"\\25BC";font-size:9px;opacity:1}
 details>summary{cursor:pointer;font-size:13px}
 .filter{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:4px 0 6px;font-size:13px}
 .filter input,.filter select{font:inherit;color:inherit;background:var(--card);border:1px solid var(--line);border-radius:4px;padding:3px 6px}
