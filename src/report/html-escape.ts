@@ -10,20 +10,24 @@
  * unquoted attribute, an event-handler attribute, a URL, a <script> or a <style>.
  */
 
+/** Only this module holds it, so only `html`, `join` and `trusted` can make an Html. */
+const MINT: unique symbol = Symbol('Html');
+
 /** A piece of markup known to be safe: built by `html` or `join`, or declared with `trusted`. */
 export class Html {
-  /** Use `html`, `join` or `trusted`; the constructor is not for reporter code. */
-  private constructor(readonly markup: string) {}
-
-  /** @internal the only way a string becomes markup. */
-  static of(markup: string): Html {
-    return new Html(markup);
+  constructor(
+    mint: typeof MINT,
+    readonly markup: string,
+  ) {
+    if (mint !== MINT) throw new TypeError('Html is made by html``, join() or trusted(), not constructed');
   }
 
   toString(): string {
     return this.markup;
   }
 }
+
+const of = (markup: string): Html => new Html(MINT, markup);
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -47,13 +51,13 @@ function part(v: HtmlValue): string {
 export function html(strings: TemplateStringsArray, ...values: readonly HtmlValue[]): Html {
   let s = strings[0]!;
   for (let i = 0; i < values.length; i++) s += part(values[i]) + strings[i + 1]!;
-  return Html.of(s);
+  return of(s);
 }
 
 /** Fragments (or text, escaped) joined with a separator. */
 export function join(items: readonly HtmlValue[], sep: HtmlValue = ''): Html {
   const s = part(sep);
-  return Html.of(items.map(part).join(s));
+  return of(items.map(part).join(s));
 }
 
 /**
@@ -61,5 +65,5 @@ export function join(items: readonly HtmlValue[], sep: HtmlValue = ''): Html {
  * dump: there is no escaping here by design.
  */
 export function trusted(constant: string): Html {
-  return Html.of(constant);
+  return of(constant);
 }

@@ -31,4 +31,6 @@ test('html: a plain string that looks like markup is still text; only trusted() 
   // An object that merely looks like a fragment is not one.
   const fake = { markup: '<script>x</script>', toString: () => '<script>x</script>' } as unknown as string;
   assert.equal(html`${fake}`.markup, '&lt;script&gt;x&lt;/script&gt;');
+  // Nor can markup be minted outside the module.
+  assert.throws(() => new Html(Symbol('Html') as never, '<script>x</script>'), TypeError);
 });
