@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   bt: { summary: 'backtraces of the crashed task, every CPU, or any task (ORC unwinder, no debuginfo)', load: async () => (await import('./commands/bt.js')).default as unknown as CommandSpec },
   sym: { summary: "kernel and module symbols: name to address, address to name+off/size", load: async () => (await import('./commands/sym.js')).default as unknown as CommandSpec },
   struct: { summary: "a struct's layout, or its members' values at an address (like crash's struct -o)", load: async () => (await import('./commands/struct.js')).default as unknown as CommandSpec },
+  report: { summary: 'a crash report as one self-contained HTML page (or text / JSON)', load: async () => (await import('./commands/report.js')).default as unknown as CommandSpec },
   recommend: { summary: 'which crashkernel= to reserve for this RAM size and architecture, and why', load: async () => (await import('./commands/recommend.js')).default as unknown as CommandSpec },
 };
 
