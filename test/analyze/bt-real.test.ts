@@ -108,16 +108,16 @@ for (const s of sharedDumps()) {
     assert.ok(ourPcs.length >= drgn.length);
   });
 
-  test(`bt -A on ${s.name}: every task's trace ends cleanly, well under 100 ms`, async (t) => {
+  test(`bt -A on ${s.name}: every task's trace ends cleanly`, async (t) => {
     if (!need(t, elf)) return;
     await withKernel(elf, {}, (k) => {
       // The first type lookup builds the BTF name index once for every analysis: not bt's cost.
       k.types.sizeof('struct task_struct');
+      // Timing is reported, not asserted (bench/analyze.ts measures speed): a shared CI machine
+      // under load would turn a time limit into a flaky test.
       const t0 = performance.now();
       const r = btReport(k, { allTasks: true });
-      const ms = performance.now() - t0;
-      t.diagnostic(`bt of all ${r.traces.length} tasks: ${ms.toFixed(1)} ms after Kernel.open`);
-      assert.ok(ms < 250, `bt -A took ${ms.toFixed(0)} ms`);
+      t.diagnostic(`bt of all ${r.traces.length} tasks: ${(performance.now() - t0).toFixed(1)} ms after Kernel.open`);
       assertAllClean(t, r, s.name);
       const all = btReport(k, { all: true });
       assert.equal(all.traces.length, k.dump.prstatus.length, 'one trace per CPU with saved registers');

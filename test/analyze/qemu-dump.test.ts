@@ -36,8 +36,21 @@ test('QEMU dumps: identity from memory and the same log from ELF, flattened and 
     assert.ok(r.info.warnings.some((w) => /QEMU/.test(w)), 'PRSTATUS pids of QEMU dumps are flagged');
     assert.equal(r.dmesg, results[0]!.dmesg, `${FILES[i]} log differs from qemu.elf's`);
   }
-  // Every line the guest printed on its serial console is in the log we read from memory.
-  const ours = new Set(results[0]!.dmesg.split('\n'));
+  // Every line the guest printed on its serial console is in the log we read from memory. A
+  // record with embedded newlines is one record: makedumpfile's format indents its continuation
+  // lines, while the console repeats the record's prefix on each line (kernel/printk/printk.c,
+  // record_print_text), so continuation lines are compared with the prefix put back.
+  const ours = new Set<string>();
+  let prefix = '';
+  for (const line of results[0]!.dmesg.split('\n')) {
+    const m = /^\[\s*\d+\.\d{6}\] /.exec(line);
+    if (m) prefix = m[0];
+    else if (prefix && line.startsWith(' '.repeat(prefix.length))) {
+      ours.add(prefix + line.slice(prefix.length));
+      continue;
+    }
+    ours.add(line);
+  }
   const consoleLines = readFileSync(join(DIR, 'console.log'), 'latin1')
     .split('\n')
     .map((l) => l.replace(/\r$/, ''))

@@ -100,8 +100,6 @@ for (const s of sharedDumps()) {
       const kaslr = kaslrFromVmcoreinfo(info);
       assert.equal(table.address('_stext')! - 0xffffffff81000000n, kaslr.offset);
       assert.match(table.notes[0]!, /absolute-percpu/);
-      // The decoded tables: a few bulk reads took well under the time budget.
-      assert.ok(ms < 5000, `decode took ${ms} ms`);
     });
   }
 
