@@ -51,7 +51,7 @@ export function renderPstoreText(r: PstoreReport): string {
     for (const rec of e.records) {
       const what = rec.type === 'dmesg' ? (rec.part !== undefined ? `part ${rec.part}` : 'dmesg') : rec.type;
       const comp = rec.compressed ? (rec.decompression ? `, ${rec.decompression}` : ', compressed, undecodable') : '';
-      lines.push(`  ${rec.file.padEnd(34)} ${what}, ${formatBytes(rec.bytes)}${comp}: ${CLEAR_WORDS[rec.clear]}${rec.clearError ? ` (${rec.clearError})` : ''}`);
+      lines.push(`  ${rec.file.padEnd(40)} ${what}, ${formatBytes(rec.bytes)}${comp}: ${CLEAR_WORDS[rec.clear]}${rec.clearError ? ` (${rec.clearError})` : ''}`);
     }
   }
   if (r.left.length) {

@@ -38,6 +38,8 @@ export interface DumpPart {
   readonly compressed: boolean;
   /** header + text, as the kernel reading it back shows it when it could decompress. */
   readonly plain: Buffer;
+  /** The log lines of this part as dmesg.txt shows them. */
+  readonly log: string;
 }
 
 export interface FakeDump {
@@ -77,7 +79,7 @@ export function pstoreDump(lines: readonly string[], o: { reason: string; count:
         compressed = true;
       } else stored = plain.subarray(0, o.bufsize);
     }
-    parts.push({ part, stored, compressed, plain: compressed ? plain : stored });
+    parts.push({ part, stored, compressed, plain: compressed ? plain : stored, log: lines.slice(start, end).map((l) => l + '\n').join('') });
     total += stored.length;
     part++;
     end = start;
@@ -120,13 +122,14 @@ export function fakePstoreRoot(): FakePstoreRoot {
 }
 
 /** Adds a dump as efi_pstore records (one file per part), as a 6.x kernel shows them. */
-export function addEfiDump(r: FakePstoreRoot, d: FakeDump, count: number, seconds: number, o: { encZ?: (part: number) => boolean; backend?: string } = {}): string[] {
+export function addEfiDump(r: FakePstoreRoot, d: FakeDump, count: number, seconds: number, o: { encZ?: (part: number) => boolean; backend?: string; tick?: (part: number) => number } = {}): string[] {
   const names: string[] = [];
   for (const p of d.parts) {
     const encZ = p.compressed && (o.encZ?.(p.part) ?? false);
     // efi_pstore writes parts in order, each with its own time (the clock may tick meanwhile).
-    const name = `dmesg-${o.backend ?? 'efi_pstore'}-${efiId(seconds, p.part, count)}${encZ ? '.enc.z' : ''}`;
-    r.add(name, encZ ? p.stored : p.plain, seconds);
+    const at = seconds + (o.tick?.(p.part) ?? 0);
+    const name = `dmesg-${o.backend ?? 'efi_pstore'}-${efiId(at, p.part, count)}${encZ ? '.enc.z' : ''}`;
+    r.add(name, encZ ? p.stored : p.plain, at);
     names.push(name);
   }
   return names;
