@@ -5,7 +5,8 @@
  * dump, UTC) holding
  *   dmesg.txt        the crashed kernel's log joined from the dump's parts, oldest line first,
  *                    in the form of a vmcore entry's dmesg.txt (`[    1.234567] text`)
- *   dmesg-<Reason>-<N>.txt   any earlier dump stored the same second (an Oops before the Panic)
+ *   dmesg-<Reason>-<N>.txt   an earlier dump of the same crash (the Oops before the Panic it
+ *                    led to; dumps of one backend within 10 s count as one crash)
  *   console-*.txt    the previous boot's console (ramoops console-* records), as stored
  *   raw/<file>       every record exactly as /sys/fs/pstore had it, so nothing is lost if the
  *                    join is wrong or the data could not be decompressed
@@ -200,22 +201,40 @@ function savedRecords(crashReal: string): Map<string, string> {
   return saved;
 }
 
-/** Plans the entries: dumps by their directory name, other records with the newest crash of their backend. */
+/**
+ * An Oops and the panic it turns into (oops=panic, "Fatal exception") are two kmsg dumps a second
+ * or so apart, but one crash: dumps of one backend this close together share an entry.
+ */
+const SAME_CRASH_SECONDS = 10;
+
+/**
+ * Plans the entries: dumps of one crash together (named after the first), other records with
+ * the newest crash of their backend.
+ */
 function planEntries(dumps: PstoreDump[], others: PstoreRecord[], left: { file: string; why: string }[]): PlannedEntry[] {
-  const byName = new Map<string, PlannedEntry>();
-  for (const d of dumps) {
-    const name = utcStamp(d.time) + PSTORE_ENTRY_SUFFIX;
-    let e = byName.get(name);
-    if (!e) byName.set(name, (e = { name, dumps: [], others: [] }));
-    e.dumps.push(d);
+  const entries: PlannedEntry[] = [];
+  for (const d of [...dumps].sort((a, b) => a.time.getTime() - b.time.getTime() || (a.count ?? 0) - (b.count ?? 0))) {
+    const e = entries.find((x) => {
+      const last = x.dumps[x.dumps.length - 1]!;
+      return last.backend === d.backend && d.time.getTime() - last.time.getTime() <= SAME_CRASH_SECONDS * 1000;
+    });
+    if (e) e.dumps.push(d);
+    else entries.push({ name: utcStamp(d.time) + PSTORE_ENTRY_SUFFIX, dumps: [d], others: [] });
   }
-  const entries = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // Two crashes in the same second on different backends would get one name: join them.
+  const byName = new Map<string, PlannedEntry>();
+  for (const e of entries) {
+    const prev = byName.get(e.name);
+    if (prev) prev.dumps.push(...e.dumps);
+    else byName.set(e.name, e);
+  }
+  const planned = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   for (const r of others) {
-    const e = [...entries].reverse().find((x) => x.dumps.some((d) => d.backend === r.name.backend));
+    const e = [...planned].reverse().find((x) => x.dumps.some((d) => d.backend === r.name.backend));
     if (e) e.others.push(r);
     else left.push({ file: r.file, why: `no crash record of backend ${r.name.backend} to keep it with (${r.name.type} records of a clean reboot are not a crash)` });
   }
-  return entries;
+  return planned;
 }
 
 /** Writes one entry as NAME.incomplete/, then renames it; throws TargetError on failure. */

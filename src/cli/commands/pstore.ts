@@ -37,8 +37,8 @@ This command turns them into a crash of the catalog and then frees the space:
     first (Part1 is the newest chunk of the log);
   - each crash goes to CRASHDIR/<YYYY-MM-DD-HH:MM:SS>-pstore/ (the time the kernel stored it,
     UTC; directory 0700, files 0600): dmesg.txt (the joined log, lines as in a vmcore entry's
-    dmesg.txt), dmesg-<Reason>-<N>.txt for an earlier dump of the same second (an Oops before
-    the Panic), console-*.txt, raw/ (every record exactly as read, also those that could not be
+    dmesg.txt), dmesg-<Reason>-<N>.txt for an earlier dump of the same crash (the Oops
+    before the Panic it led to: dumps within 10 s are one crash), console-*.txt, raw/ (every record exactly as read, also those that could not be
     decompressed) and pstore.json (backend, files, ids, parts, reason, times, compression, sizes,
     sha256 of each record);
   - only when the entry is complete on disk (written as *.incomplete, fsynced, renamed) are its
