@@ -247,7 +247,13 @@ export function readPstore(root: HostRoot): PstoreScan {
     }
     const raw = root.readBytes(hostPath);
     if (raw === undefined) continue; // removed meanwhile, or a directory
-    records.push(interpretRecord(file, hostPath, name, raw, statSync(root.path(hostPath)).mtime));
+    let mtime: Date;
+    try {
+      mtime = statSync(root.path(hostPath)).mtime;
+    } catch {
+      continue; // removed between the read and the stat
+    }
+    records.push(interpretRecord(file, hostPath, name, raw, mtime));
   }
   return { dir, mounted: root.isDirectory(PSTORE_DIR), records, unknown };
 }

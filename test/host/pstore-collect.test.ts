@@ -145,6 +145,31 @@ test('part of a crash cleared, the rest left behind: the rest is recognized as s
   }
 });
 
+test('an Oops and its Panic seconds apart are one entry; the same Panic#1 a boot later is another', (t) => {
+  if (!need(t, referenceLogPath())) return;
+  const fake = fakePstoreRoot();
+  try {
+    const lines = referenceLog();
+    addEfiDump(fake, pstoreDump(lines.slice(0, -3), { reason: 'Oops', count: 1, bufsize: 1024, compress: true }), 1, T0);
+    addEfiDump(fake, pstoreDump(lines, { reason: 'Panic', count: 2, bufsize: 1024, compress: true }), 2, T0 + 2);
+    // After the reboot the count starts over: Panic#1, much later.
+    const later = pstoreDump(referenceLog('6.1-sysrq'), { reason: 'Panic', count: 1, bufsize: 1024, compress: true });
+    addEfiDump(fake, later, 1, T0 + 600);
+    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(
+      r.entries.map((e) => [e.name, e.dumps.map((d) => `${d.reason}#${d.count}:${d.log}`)]),
+      [
+        [NAME, ['Oops#1:dmesg-Oops-1.txt', 'Panic#2:dmesg.txt']],
+        ['2026-12-01-20:24:07-pstore', ['Panic#1:dmesg.txt']],
+      ],
+    );
+    assert.equal(readFileSync(join(fake.dir, 'var/crash/2026-12-01-20:24:07-pstore/dmesg.txt'), 'utf8'), later.expectedLog);
+  } finally {
+    fake.remove();
+  }
+});
+
 test('console records alone are no crash: left in place, nothing written; unknown files are never touched', () => {
   const fake = fakePstoreRoot();
   try {
