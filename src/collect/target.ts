@@ -152,7 +152,8 @@ export function commitFile(fd: number, path: string, finalPath: string): void {
   syncDir(dirname(finalPath));
 }
 
-function syncDir(dir: string): void {
+/** fsyncs a directory so the renames and creations in it survive a crash (best effort). */
+export function syncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
     try {
