@@ -181,7 +181,7 @@ export function captureFiles(root: HostRoot, config: KdumpkitConfig, release: st
     const plain = kernelFiles(root, initrdRelease).tried.initrd;
     const tried = [...kdump, ...plain];
     const found = tried.find((p) => root.exists(p));
-    const from = found && kdump.includes(found) ? `kdump-utils' kdump initramfs for ${initrdRelease}` : `the initramfs of ${initrdRelease}`;
+    const from = !found ? `kernel ${initrdRelease}` : kdump.includes(found) ? `kdump-utils' kdump initramfs for ${initrdRelease}` : `the initramfs of ${initrdRelease}`;
     initrd = { path: found, from, tried };
   } else {
     initrd = { path: undefined, from: `no initrd configured, and none can be derived from kernel = ${config.kernel}`, tried: [] };

@@ -141,3 +141,29 @@ test('test-crash: explains and refuses without --yes; refuses when not loaded; w
     done();
   }
 });
+
+test('a malformed /etc/kdumpkit.conf is one error naming file and line; kexec is not run', () => {
+  const { m, fk, done } = machine('debian-grub');
+  try {
+    m.set('/etc/kdumpkit.conf', 'level = 31\nkernal = /boot/vmlinuz\n');
+    for (const cmd of ['load', 'status', 'test-crash']) {
+      assertOneLineError(cli(fk, cmd, '--root', m.dir, ...(cmd === 'test-crash' ? ['--yes'] : [])), 1, new RegExp(`${m.dir}/etc/kdumpkit.conf:2: unknown key 'kernal'`));
+    }
+    assert.deepEqual(fk.calls(), []);
+  } finally {
+    done();
+  }
+});
+
+test('status lists what load would refuse on (missing initrd)', () => {
+  const { m, fk, done } = machine('debian-grub', { ...RESERVED, loaded: true });
+  try {
+    m.set(`/boot/initrd.img-${m.release}`, undefined);
+    const st = cli(fk, 'status', '--root', m.dir);
+    assert.equal(st.code, 0, 'still armed: the loaded kernel is in memory');
+    assert.match(st.stdout, /argv:\s+\(cannot be built: see the checks\)/);
+    assert.match(st.stdout, /problems:\n {2}\[FAIL\] no initrd found for kernel 6\.1\.0-56-amd64: tried .*\/boot\/initrd\.img-6\.1\.0-56-amd64/);
+  } finally {
+    done();
+  }
+});

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { symlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { fakeMachine, type FakeMachine, type Layout, type MachineOptions } from '../helpers/fake-roots.js';
 import { fakeKexec, type FakeKexec } from '../helpers/fake-kexec.js';
@@ -361,6 +362,11 @@ test('sysrq guard: the live trigger only with root / and --yes; never from a fak
     m.set('/proc/sysrq-trigger', '');
     assert.equal(isLiveProcFile(m.root.path('/proc/sysrq-trigger')), false);
     assert.equal(isLiveProcFile('/proc/self/status'), true);
+    // A fake root whose proc leads to the real procfs is recognised (only stat/realpath: nothing
+    // is written, and testCrash is never called on such a root).
+    m.set('/proc', undefined);
+    symlinkSync('/proc', m.root.path('/proc'));
+    assert.equal(isLiveProcFile(m.root.path('/proc/sysrq-trigger')), true);
   } finally {
     m.remove();
   }
