@@ -193,13 +193,13 @@ export interface PlanOptions {
   readonly syscall?: SyscallMode;
 }
 
-function reservationCheck(state: KdumpState): LoadCheck {
+function reservationCheck(root: HostRoot, state: KdumpState): LoadCheck {
   const reserved = state.reservedBytes ?? 0n;
   if (reserved > 0n) {
     const param = state.crashkernelParams.length ? ` (crashkernel=${state.crashkernelParams.join(' crashkernel=')})` : '';
     return { id: 'reservation', status: 'ok', title: `${formatSize(reserved)} reserved for the capture kernel${param}` };
   }
-  const file = '/sys/kernel/kexec_crash_size';
+  const file = root.path('/sys/kernel/kexec_crash_size');
   if (state.crashkernelParams.length) {
     return {
       id: 'reservation',
@@ -231,7 +231,7 @@ function fileCheck(root: HostRoot, what: 'kernel' | 'initrd', f: CaptureFile): L
 
 /** Everything `load` will do, computed without running anything. */
 export function planLoad(root: HostRoot, state: KdumpState, config: KdumpkitConfig, opts: PlanOptions = {}): LoadPlan {
-  const checks: LoadCheck[] = [reservationCheck(state)];
+  const checks: LoadCheck[] = [reservationCheck(root, state)];
   const { kernel, initrd } = captureFiles(root, config, state.release);
   checks.push(fileCheck(root, 'kernel', kernel), fileCheck(root, 'initrd', initrd));
 

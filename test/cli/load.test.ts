@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO } from '../helpers/dumps.js';
-import { fakeMachine, type FakeMachine, type Layout, type MachineOptions } from '../helpers/fake-roots.js';
-import { fakeKexec, type FakeKexec } from '../helpers/fake-kexec.js';
+import { kexecMachine as machine, RESERVED, type FakeKexec } from '../helpers/fake-kexec.js';
 
 const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
-const RESERVED: MachineOptions = { crashkernel: { param: '256M', reservedBytes: 256n << 20n } };
 
 interface Run {
   code: number | null;
@@ -19,12 +17,6 @@ interface Run {
 function cli(fk: FakeKexec, ...args: string[]): Run {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { PATH: fk.bin } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function machine(layout: Layout, o: MachineOptions = RESERVED): { m: FakeMachine; fk: FakeKexec; done: () => void } {
-  const m = fakeMachine(layout, o);
-  const fk = fakeKexec(m.dir);
-  return { m, fk, done: () => (m.remove(), fk.remove()) };
 }
 
 /** One `kdumpkit: error:` line, maybe a hint, no stack. */
@@ -108,7 +100,7 @@ test('no reservation: load refuses before running kexec, naming the file', () =>
   const { m, fk, done } = machine('debian-grub', {});
   try {
     const r = cli(fk, 'load', '--root', m.dir);
-    assertOneLineError(r, 1, new RegExp(`load: not loaded: ${m.dir}|kexec_crash_size is 0`));
+    assertOneLineError(r, 1, new RegExp(`load: not loaded: ${m.dir}/sys/kernel/kexec_crash_size is 0: no memory is reserved`));
     assert.match(r.stderr, /hint: Run 'kdumpkit setup'/);
     assert.deepEqual(fk.calls(), []);
     const st = cli(fk, 'status', '--root', m.dir);

@@ -11,6 +11,8 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HostRoot } from '../../src/host/root.js';
+import { fakeMachine, type FakeMachine, type Layout, type MachineOptions } from './fake-roots.js';
 
 export interface FakeKexec {
   /** Directory holding `kexec` and `sync`: use it as PATH. */
@@ -93,3 +95,35 @@ exit 0
     remove: () => rmSync(bin, { recursive: true, force: true }),
   };
 }
+
+/** 256M reserved, as `crashkernel=256M` gives. */
+export const RESERVED: MachineOptions = { crashkernel: { param: '256M', reservedBytes: 256n << 20n } };
+
+/** A fake machine with a fake kexec as the whole PATH of its HostRoot. */
+export function kexecMachine(layout: Layout, o: MachineOptions = RESERVED): { m: FakeMachine; fk: FakeKexec; root: HostRoot; done: () => void } {
+  const m = fakeMachine(layout, o);
+  const fk = fakeKexec(m.dir);
+  return { m, fk, root: new HostRoot(m.dir, { PATH: fk.bin }), done: () => (m.remove(), fk.remove()) };
+}
+
+// The texts are kexec-tools' own (kexec/kexec.c; errno texts are glibc's strerror).
+export const KEXEC_FAILURES: readonly { stderr: string; id: string; cause: RegExp; lockdown?: 'integrity' }[] = [
+  { stderr: 'Memory for crashkernel is not reserved\nPlease reserve memory by passing"crashkernel=Y@X" parameter to kernel\nThen try to loading kdump kernel\n', id: 'no-reservation', cause: /no memory is reserved/ },
+  { stderr: 'Could not find a free area of memory of 0x1c1f000 bytes...\nlocate_hole failed\n', id: 'too-big', cause: /do not fit in the crashkernel reservation \(kexec needed a free area of 29487104 bytes\)/ },
+  { stderr: 'kexec_file_load failed: Cannot assign requested address\n', id: 'too-big', cause: /do not fit/ },
+  { stderr: 'kexec_load failed: Cannot assign requested address\nentry       = 0x9f7a55c0 flags = 0x3e0001\nnr_segments = 7\n', id: 'too-big', cause: /do not fit/ },
+  { stderr: 'kexec_load failed: Operation not permitted\nentry       = 0x9f7a55c0 flags = 0x3e0001\n', id: 'not-permitted', cause: /kexec_load is refused under kernel lockdown \(integrity\)/, lockdown: 'integrity' },
+  { stderr: 'kexec_load failed: Operation not permitted\n', id: 'not-permitted', cause: /not running as root/ },
+  { stderr: 'kexec_file_load failed: Operation not permitted\n', id: 'not-permitted', cause: /under lockdown \(integrity\) the kernel only loads images whose signature/, lockdown: 'integrity' },
+  { stderr: 'kexec_load failed: Permission denied\n', id: 'ima-refused', cause: /IMA appraisal/ },
+  { stderr: 'kexec_file_load failed: Key was rejected by service\n', id: 'signature', cause: /signature and rejected it/ },
+  { stderr: 'kexec_file_load failed: Required key not available\n', id: 'signature', cause: /signature/ },
+  { stderr: 'syscall kexec_file_load not available.\n', id: 'file-syscall-refused', cause: /CONFIG_KEXEC_FILE not set/ },
+  { stderr: 'kexec_load failed: Invalid argument\n', id: 'image-format', cause: /not in a format/ },
+  { stderr: 'Cannot determine the file type of /boot/vmlinux-6.1\n', id: 'image-format', cause: /not in a format/ },
+  { stderr: "Cannot open `/boot/initrd.img': Permission denied\n", id: 'cannot-open', cause: /could not read a file/ },
+  { stderr: 'Command line overflow\n', id: 'cmdline-too-long', cause: /COMMAND_LINE_SIZE/ },
+  { stderr: 'Nothing has been loaded!\n', id: 'nothing-loaded', cause: /none is loaded/ },
+  { stderr: 'something new\n', id: 'unknown', cause: /kexec failed: something new/ },
+];
+
