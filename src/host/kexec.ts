@@ -37,9 +37,11 @@
  * is why kexec_crash_loaded is read again afterwards and reported.
  *
  * kexec is found on PATH (HostRoot.which); with `--root DIR` the file paths handed to it are
- * the real paths under DIR, and a test's fake kexec simulates the kernel under DIR.
+ * the real paths under DIR, and a test's fake kexec simulates the kernel under DIR. A real
+ * (ELF) kexec is refused with a fake root, because it would load into the running kernel.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { formatSize } from './crashkernel.js';
 import { captureCmdline } from './capture-cmdline.js';
@@ -293,7 +295,7 @@ export function planLoad(root: HostRoot, state: KdumpState, config: KdumpkitConf
   }
 
   const kexecPath = root.which('kexec');
-  checks.push(kexecPath ? { id: 'kexec', status: 'ok', title: `kexec is ${kexecPath}` } : { id: 'kexec', status: 'fail', title: 'kexec is not on PATH', fix: 'Install kexec-tools (apt install kexec-tools / dnf install kexec-tools / pacman -S kexec-tools).' });
+  checks.push(kexecCheck(root, kexecPath));
 
   if (state.loaded === true) checks.push({ id: 'loaded', status: 'ok', title: 'a capture kernel is loaded already: it is replaced (the kernel frees it when the new one loads)' });
 
@@ -314,6 +316,33 @@ export function planLoad(root: HostRoot, state: KdumpState, config: KdumpkitConf
     checks,
     ok: argv !== undefined && checks.every((c) => c.status !== 'fail'),
   };
+}
+
+/**
+ * A fake root must never change the running kernel: kexec acts on the kernel it runs on,
+ * whatever root its files come from. So with `--root DIR` (not '/') the kexec on PATH must not
+ * be a native executable (ELF: the real kexec-tools); tests put a script there that simulates
+ * the kernel under DIR. With the real root any kexec is fine.
+ */
+export function liveKexecRefusal(root: HostRoot, kexecPath: string): string | undefined {
+  if (!root.isFake) return undefined;
+  let head: Buffer;
+  try {
+    head = readFileSync(kexecPath).subarray(0, 4);
+  } catch {
+    return undefined;
+  }
+  if (head.length === 4 && head.readUInt32BE(0) === 0x7f454c46) {
+    return `${kexecPath} is a real kexec binary: with --root ${root.dir} it would still change the running kernel's capture kernel`;
+  }
+  return undefined;
+}
+
+function kexecCheck(root: HostRoot, kexecPath: string | undefined): LoadCheck {
+  if (!kexecPath) return { id: 'kexec', status: 'fail', title: 'kexec is not on PATH', fix: 'Install kexec-tools (apt install kexec-tools / dnf install kexec-tools / pacman -S kexec-tools).' };
+  const refusal = liveKexecRefusal(root, kexecPath);
+  if (refusal) return { id: 'kexec', status: 'fail', title: refusal, fix: "Use --root / to act on this machine, or put a fake kexec first on PATH for a fake root." };
+  return { id: 'kexec', status: 'ok', title: `kexec is ${kexecPath}` };
 }
 
 function roundUpMiB(bytes: bigint): bigint {

@@ -9,7 +9,7 @@
  * loaded into it (kexec_crash_loaded = 1, kernel/ksysfs.c kexec_crash_loaded_show).
  */
 import { readConfig } from './config.js';
-import { explainRun, planLoad, runKexec, unloadArgv, type KexecRun, type LoadPlan, type SyscallChoice, type SyscallMode } from './kexec.js';
+import { explainRun, liveKexecRefusal, planLoad, runKexec, unloadArgv, type KexecRun, type LoadPlan, type SyscallChoice, type SyscallMode } from './kexec.js';
 import type { KexecExplanation } from './kexec-errors.js';
 import type { HostRoot } from './root.js';
 import { readKdumpState, type IomemRange, type KdumpState } from './state.js';
@@ -111,6 +111,8 @@ export function unload(root: HostRoot, opts: { dryRun?: boolean; syscall?: Sysca
   // Idempotent: nothing loaded is already the wanted state, and kexec need not run for it.
   if (state.loaded === false) return { ...base, explanations: [], ok: true, summary: 'no capture kernel is loaded; nothing to unload' };
   if (!kexecPath) return { ...base, explanations: [], ok: false, summary: 'kexec is not on PATH (install kexec-tools)' };
+  const refusal = liveKexecRefusal(root, kexecPath);
+  if (refusal) return { ...base, explanations: [], ok: false, summary: `refused: ${refusal}` };
   if (opts.dryRun) return { ...base, explanations: [], ok: true, summary: 'dry run: kexec would be run as shown' };
   const run = runKexec(kexecPath, argv);
   const loadedAfter = readKdumpState(root).loaded;

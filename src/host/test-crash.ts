@@ -27,7 +27,7 @@ import { dirname } from 'node:path';
 import { KdumpkitError } from '../util/errors.js';
 import { readConfig } from './config.js';
 import type { CheckStatus, LoadCheck } from './kexec.js';
-import type { HostRoot } from './root.js';
+import { HostFileError, type HostRoot } from './root.js';
 import { readKdumpState } from './state.js';
 
 export const SYSRQ_TRIGGER = '/proc/sysrq-trigger';
@@ -134,7 +134,12 @@ export function testCrash(root: HostRoot, opts: { yes: boolean }): TestCrashRepo
   if (!sysrqWriteDecision({ fakeRoot: root.isFake, yes: opts.yes, targetIsLiveProc: isLiveProcFile(trigger) }).allowed) {
     return { ...base, synced, ok: false, summary: 'refused: the sysrq-trigger target changed while syncing' };
   }
-  writeFileSync(trigger, 'c', { flag: 'r+' });
+  try {
+    writeFileSync(trigger, 'c', { flag: 'r+' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new HostFileError(trigger, `cannot write: ${code}`, code === 'EACCES' || code === 'EPERM' ? 'Run as root.' : undefined);
+  }
   // Reached only with a fake root: the live kernel does not return from the write.
   return { ...base, synced, triggered: trigger, ok: true, summary: root.isFake ? `wrote 'c' to ${trigger} (fake root: nothing crashed)` : `wrote 'c' to ${trigger}` };
 }

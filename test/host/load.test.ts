@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HostRoot } from '../../src/host/root.js';
 import { kexecMachine, KEXEC_FAILURES, RESERVED } from '../helpers/fake-kexec.js';
 import { load, status, unload } from '../../src/host/load.js';
 
@@ -120,6 +123,28 @@ test('status: reservation, loaded, what load would use; armed only when reserved
     m.set('/sys/kernel/kexec_crash_loaded', '0\n');
     assert.equal(status(root).armed, false);
     assert.match(status(root).summary, /memory is reserved but no capture kernel is loaded/);
+  } finally {
+    done();
+  }
+});
+
+test('a fake root never runs a real (ELF) kexec: it would change the running kernel', () => {
+  const { m, fk, done } = kexecMachine('debian-grub', { ...RESERVED, loaded: true });
+  try {
+    // An ELF-looking file in place of the fake script; it is never executed.
+    const elf = join(fk.bin, 'kexec');
+    writeFileSync(elf, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+    chmodSync(elf, 0o755);
+    const root = new HostRoot(m.dir, { PATH: fk.bin });
+    const l = load(root);
+    assert.equal(l.ok, false);
+    assert.equal(l.run, undefined);
+    assert.match(l.summary, /is a real kexec binary: with --root .* it would still change the running kernel/);
+    const u = unload(root);
+    assert.equal(u.ok, false);
+    assert.equal(u.run, undefined);
+    assert.match(u.summary, /^refused: .*real kexec binary/);
+    assert.equal(m.read('/sys/kernel/kexec_crash_loaded').trim(), '1');
   } finally {
     done();
   }

@@ -31,6 +31,10 @@ test('test-crash: refuses without --yes, when not loaded, and writes c to the fa
     assert.equal(fk.syncs(), 1);
     assert.equal(yes.sysrq, '176');
     assert.equal(m.read('/proc/sys/kernel/sysrq'), '176\n', 'the sysrq mask is left alone');
+    // a trigger that cannot be written is one error naming the file (a directory: EISDIR even for root)
+    m.set('/proc/sysrq-trigger', undefined);
+    m.set('/proc/sysrq-trigger/x', '');
+    assert.throws(() => testCrash(root, { yes: true }), (e: Error) => e.message === `${m.root.path('/proc/sysrq-trigger')}: cannot write: EISDIR`);
   } finally {
     done();
   }
