@@ -33,6 +33,7 @@
  *   EINVAL, ENOEXEC  the kernel's image loader does not accept the file
  *   EBUSY          another kexec is running (kexec_trylock)
  */
+import { approxSize } from './recommend.js';
 
 export interface KexecExplanation {
   /** Stable id: no-reservation, too-big, not-permitted, ima-refused, signature, image-format,
@@ -72,7 +73,7 @@ const RULES: readonly Rule[] = [
     match: /Could not find a free area of memory|Cannot assign requested address/,
     cause: (line) => {
       const m = /of (0x[0-9a-f]+) bytes/.exec(line);
-      return `the capture kernel and initramfs do not fit in the crashkernel reservation${m ? ` (kexec needed a free area of ${BigInt(m[1]!)} bytes)` : ''}, or no reservation exists`;
+      return `the capture kernel and initramfs do not fit in the crashkernel reservation${m ? ` (kexec needed a free area of ${approxSize(BigInt(m[1]!))}, ${m[1]} bytes)` : ''}, or no reservation exists`;
     },
     fix: () => "Reserve more memory (a larger crashkernel=, see 'kdumpkit recommend'; reboot after 'kdumpkit setup'), or load a smaller initramfs (initrd = in /etc/kdumpkit.conf).",
   },

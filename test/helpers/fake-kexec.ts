@@ -109,7 +109,7 @@ export function kexecMachine(layout: Layout, o: MachineOptions = RESERVED): { m:
 // The texts are kexec-tools' own (kexec/kexec.c; errno texts are glibc's strerror).
 export const KEXEC_FAILURES: readonly { stderr: string; id: string; cause: RegExp; lockdown?: 'integrity' }[] = [
   { stderr: 'Memory for crashkernel is not reserved\nPlease reserve memory by passing"crashkernel=Y@X" parameter to kernel\nThen try to loading kdump kernel\n', id: 'no-reservation', cause: /no memory is reserved/ },
-  { stderr: 'Could not find a free area of memory of 0x1c1f000 bytes...\nlocate_hole failed\n', id: 'too-big', cause: /do not fit in the crashkernel reservation \(kexec needed a free area of 29487104 bytes\)/ },
+  { stderr: 'Could not find a free area of memory of 0x1c1f000 bytes...\nlocate_hole failed\n', id: 'too-big', cause: /do not fit in the crashkernel reservation \(kexec needed a free area of 28\.1M, 0x1c1f000 bytes\)/ },
   { stderr: 'kexec_file_load failed: Cannot assign requested address\n', id: 'too-big', cause: /do not fit/ },
   { stderr: 'kexec_load failed: Cannot assign requested address\nentry       = 0x9f7a55c0 flags = 0x3e0001\nnr_segments = 7\n', id: 'too-big', cause: /do not fit/ },
   { stderr: 'kexec_load failed: Operation not permitted\nentry       = 0x9f7a55c0 flags = 0x3e0001\n', id: 'not-permitted', cause: /kexec_load is refused under kernel lockdown \(integrity\)/, lockdown: 'integrity' },
