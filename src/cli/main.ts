@@ -19,6 +19,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   report: { summary: 'a crash report as one self-contained HTML page (or text / JSON)', load: async () => (await import('./commands/report.js')).default as unknown as CommandSpec },
   recommend: { summary: 'which crashkernel= to reserve for this RAM size and architecture, and why', load: async () => (await import('./commands/recommend.js')).default as unknown as CommandSpec },
   pstore: { summary: 'move the crash logs the kernel left in /sys/fs/pstore into the crash directory', load: async () => (await import('./commands/pstore.js')).default as unknown as CommandSpec },
+  load: { summary: 'load the capture kernel with kexec -p, so the next crash is saved', load: async () => (await import('./commands/load.js')).default as unknown as CommandSpec },
+  unload: { summary: 'unload the capture kernel (kexec -p -u): crashes are no longer saved', load: async () => (await import('./commands/unload.js')).default as unknown as CommandSpec },
+  status: { summary: 'is the machine armed? reservation, loaded capture kernel, what load would run', load: async () => (await import('./commands/status.js')).default as unknown as CommandSpec },
+  'test-crash': { summary: 'crash the machine NOW (sysrq-c) to prove a dump is saved; needs --yes', load: async () => (await import('./commands/test-crash.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
