@@ -411,14 +411,21 @@ function loadingFindings(c: CheckContext): Finding[] {
     out.push({ id: 'kexec.lockdown', status: 'fail', title: `${mode} and the kernel has no KEXEC_FILE: no capture kernel can be loaded`, why: 'Under lockdown kexec_load is refused (kernel/kexec.c, LOCKDOWN_KEXEC) and kexec_file_load, the only other way, is not built in.', fix: `${REBUILD('KEXEC_FILE')}, or turn lockdown off (disable Secure Boot / lockdown= on the command line)`, evidence });
   } else {
     const image = c.captureImage;
-    const bytesOfImage = image ? root.readBytes(image) : undefined;
+    let bytesOfImage: Buffer | undefined;
+    try {
+      bytesOfImage = image ? root.readBytes(image) : undefined;
+    } catch (e) {
+      // Debian's /boot/vmlinuz-R is 0600: as non-root the signature cannot be looked at.
+      if (!(e instanceof KdumpkitError)) throw e;
+      bytesOfImage = undefined;
+    }
     const sig = bytesOfImage ? peSignature(bytesOfImage) : undefined;
     const imgFile = image ? root.path(image) : 'the capture kernel image';
     if (sigRequired && sig !== 'signed') {
       out.push({
         id: 'kexec.lockdown',
         status: sig === undefined ? 'warn' : 'fail',
-        title: sig === undefined ? `${mode}: the capture kernel must be signed, and its image was not found to check` : `${mode}: the capture kernel must be signed, but ${imgFile} has no signature`,
+        title: sig === undefined ? `${mode}: the capture kernel must be signed, and its image could not be read to check (missing, or run as root)` : `${mode}: the capture kernel must be signed, but ${imgFile} has no signature`,
         why: 'kexec_file_load (kexec -s, the only way under lockdown) verifies the image\'s Authenticode signature against the kernel\'s keys and refuses an unsigned one (kernel/kexec_file.c kimage_validate_signature).',
         fix: "Use the distribution's signed kernel as capture kernel (kernel = /boot/vmlinuz-R in /etc/kdumpkit.conf), or sign yours with sbsign and enroll the key with mokutil --import",
         evidence: [...evidence, imgFile],

@@ -16,7 +16,7 @@
  * systemd state is read from the unit files and the enablement symlinks under
  * /etc/systemd/system (what `systemctl enable` creates), never by running systemctl.
  */
-import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { freeSpace, INCOMPLETE_SUFFIX } from '../collect/target.js';
 import { LOAD_UNIT, SAVE_UNIT, captureCmdline } from './capture-cmdline.js';
 import { checkFindings, readCheckContext, type CheckContext, type CheckOptions } from './check.js';
@@ -228,7 +228,8 @@ export function reservationFailureCauses(c: CheckContext): string[] {
 function fileSize(root: HostRoot, abs: string | undefined): bigint | undefined {
   if (!abs) return undefined;
   try {
-    return BigInt(lstatSync(root.path(abs)).size);
+    // stat, not lstat: /boot/vmlinuz may be a (relative) symlink to the versioned image.
+    return BigInt(statSync(root.path(abs)).size);
   } catch {
     return undefined;
   }

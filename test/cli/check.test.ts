@@ -42,7 +42,7 @@ test('check on a healthy fake root: aligned plain text without colour, exit 0, f
     assert.equal(lines[0], `kdumpkit check: kernel ${h.release}, root ${h.dir}`);
     assert.ok(lines.includes('ok    CONFIG_CRASH_DUMP=y'));
     assert.ok(lines.includes('ok    a capture kernel is loaded (kexec_crash_loaded is 1)'));
-    assert.ok(!r.stdout.includes("\x1b["), "no colour when not a TTY");
+    assert.ok(!r.stdout.includes('\x1b['), 'no colour when not a TTY');
     assert.match(lines.at(-2)!, /^\d+ ok, 0 warnings, 0 failures: a crash would be captured and analyzed\.$/);
     assert.equal(h.tools.calls(), '');
   });
