@@ -262,3 +262,27 @@ test('check: an empty root has no release to check and fails cleanly', () => {
     assert.equal(finding(r, 'cmdline.crashkernel').title, 'no /proc/cmdline to read');
   });
 });
+
+test('check: CONFIG_KEXEC_SIG_FORCE requires a signed capture kernel even without lockdown', () => {
+  withHost('debian-grub', (h) => {
+    h.set(`/boot/config-${h.release}`, CONFIG_TEXT.replace(/^# CONFIG_KEXEC_SIG_FORCE is not set$/m, 'CONFIG_KEXEC_SIG_FORCE=y'));
+    const f = finding(runCheck(h.root), 'kexec.lockdown');
+    assert.equal(f.status, 'fail');
+    assert.match(f.title, /^CONFIG_KEXEC_SIG_FORCE=y: the capture kernel must be signed, but .* has no signature$/);
+  });
+});
+
+test('check --release: another installed kernel is checked by its own config and files', () => {
+  withHost('fedora-bls', (h) => {
+    const other = '6.12.9-200.fc41.x86_64';
+    h.set(`/lib/modules/${other}/config`, CONFIG_TEXT.replace(/^CONFIG_PROC_VMCORE=y$/m, '# CONFIG_PROC_VMCORE is not set'));
+    h.set(`/lib/modules/${other}/vmlinuz`, 'MZ fake');
+    h.set(`/boot/initramfs-${other}.img`, 'fake');
+    const r = runCheck(h.root, { release: other });
+    assert.equal(r.release, other);
+    assert.equal(r.running, false);
+    assert.equal(finding(r, 'config.file').title, `kernel config of ${other}: ${h.root.path(`/lib/modules/${other}/config`)}`);
+    assert.deepEqual(fails(r), ['config.proc-vmcore: CONFIG_PROC_VMCORE is not set']);
+    assert.equal(finding(r, 'capture.kernel').title, `capture kernel of ${other}: ${h.root.path(`/lib/modules/${other}/vmlinuz`)}`);
+  });
+});
