@@ -18,6 +18,7 @@
  */
 import { accessSync, constants, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { freeSpace, INCOMPLETE_SUFFIX } from '../collect/target.js';
+import { KdumpkitError } from '../util/errors.js';
 import { LOAD_UNIT, SAVE_UNIT, captureCmdline } from './capture-cmdline.js';
 import { checkFindings, readCheckContext, type CheckContext, type CheckOptions } from './check.js';
 import { formatSize } from './crashkernel.js';
@@ -159,6 +160,9 @@ function targetFindings(c: CheckContext): Finding[] {
   }
   if (mount && (mount.fstype === 'tmpfs' || mount.fstype === 'ramfs')) {
     out.push({ id: 'target.dir', status: 'fail', title: `crash directory ${dir} is on ${mount.fstype} (${mount.point})`, why: 'A dump saved to memory is gone after the reboot that follows the save.', fix: `Set dir = to a directory on disk in ${c.configPath} (default /var/crash)`, evidence: [mountsFile] });
+  } else if (!writable && !mount?.options.includes('ro') && process.getuid?.() !== 0) {
+    // The save unit runs as root; an ordinary user being refused says nothing about root.
+    out.push({ id: 'target.dir', status: 'warn', title: `crash directory ${real} is not writable by this user (uid ${process.getuid?.()}); the save runs as root`, why: 'Whether root can write there cannot be told from here.', fix: 'Run kdumpkit doctor as root (sudo kdumpkit doctor)', evidence: [real] });
   } else if (mount?.options.includes('ro') || !writable) {
     out.push({ id: 'target.dir', status: 'fail', title: `crash directory ${real} is not writable${mount?.options.includes('ro') ? ` (${mount.point} is mounted read-only)` : ''}`, why: 'The save unit cannot create the dump there.', fix: mount?.options.includes('ro') ? `Mount ${mount.point} read-write (fstab), or set dir = elsewhere in ${c.configPath}` : `chmod 0700 ${dir} && chown root:root ${dir}`, evidence: [real, ...(mount ? [mountsFile] : [])] });
   } else {
@@ -175,10 +179,18 @@ function targetFindings(c: CheckContext): Finding[] {
         : { id: 'target.space', status: 'ok', title: `${approxSize(freeB)} free in ${dir} (a level-${c.config.level} dump of this RAM needs at most about ${approxSize(need)})`, why: 'Enough room for the next dump before compression.', evidence: [real] },
     );
   }
-  const incomplete = root
-    .list(dir)
-    .filter((d) => root.isDirectory(`${dir}/${d}`))
-    .flatMap((d) => root.list(`${dir}/${d}`).filter((f) => f.endsWith(INCOMPLETE_SUFFIX)).map((f) => `${dir}/${d}/${f}`));
+  let incomplete: string[];
+  try {
+    incomplete = root
+      .list(dir)
+      .filter((d) => root.isDirectory(`${dir}/${d}`))
+      .flatMap((d) => root.list(`${dir}/${d}`).filter((f) => f.endsWith(INCOMPLETE_SUFFIX)).map((f) => `${dir}/${d}/${f}`));
+  } catch (e) {
+    // Dump directories are 0700 (root only): as another user they cannot be listed.
+    if (!(e instanceof KdumpkitError)) throw e;
+    out.push({ id: 'target.incomplete', status: 'warn', title: `cannot look for incomplete dumps: ${e.message}`, why: 'Dump directories are 0700, readable by root only.', fix: 'Run kdumpkit doctor as root', evidence: [real] });
+    incomplete = [];
+  }
   if (incomplete.length > 0) {
     out.push({
       id: 'target.incomplete',

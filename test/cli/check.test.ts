@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../helpers/dumps.js';
 import { kdumpHost, type KdumpHost } from '../helpers/fake-kdump-host.js';
@@ -104,4 +105,22 @@ test('usage errors: --root that is not a directory, a bad --release, unknown opt
   assert.match(b.stderr, /^kdumpkit: error: doctor: bad --release '\.\.\/\.\.\/etc'\n/);
   assert.equal(run(undefined, 'check', '--frob').code, 2);
   assert.equal(run(undefined, 'check', 'extra').code, 2);
+});
+
+test('doctor as an ordinary user: an unreadable 0700 crash directory warns (run as root) instead of failing', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to start a child as another user');
+  withHost((h) => {
+    chmodSync(h.dir, 0o755);
+    h.set('/var/crash/2026-11-30-10:00:00/vmcore', 'x');
+    chmodSync(join(h.dir, 'var/crash'), 0o700);
+    const r = spawnSync(process.execPath, [MAIN, 'doctor', '--root', h.dir, '--json'], { encoding: 'utf8', uid: 65534, gid: 65534, env: { PATH: h.tools.dir } });
+    assert.equal(r.stderr, '');
+    const j = JSON.parse(r.stdout) as { findings: { id: string; status: string; title: string }[] };
+    const dir = j.findings.find((f) => f.id === 'target.dir')!;
+    assert.equal(dir.status, 'warn');
+    assert.equal(dir.title, `crash directory ${join(h.dir, '/var/crash')} is not writable by this user (uid 65534); the save runs as root`);
+    const inc = j.findings.find((f) => f.id === 'target.incomplete')!;
+    assert.equal(inc.status, 'warn');
+    assert.match(inc.title, /^cannot look for incomplete dumps: .*var\/crash: cannot list: EACCES$/);
+  });
 });
