@@ -14,6 +14,7 @@
  *
  * Everything is read through a HostRoot (readKdumpState for the live state); nothing is run.
  */
+import { statSync } from 'node:fs';
 import { KdumpkitError } from '../util/errors.js';
 import { kernelFiles, osIds, runningRelease, type KernelFiles } from './boot-images.js';
 import { readConfig, DEFAULT_CONFIG, type KdumpkitConfig } from './config.js';
@@ -264,6 +265,16 @@ function kernelConfigFindings(c: CheckContext): Finding[] {
   return out;
 }
 
+/** Size of a host file, following symlinks (/boot/vmlinuz may link to the versioned image). */
+function fileSize(root: HostRoot, abs: string | undefined): bigint | undefined {
+  if (!abs) return undefined;
+  try {
+    return BigInt(statSync(root.path(abs)).size);
+  } catch {
+    return undefined;
+  }
+}
+
 function bytes(b: bigint): string {
   return approxSize(b);
 }
@@ -343,6 +354,22 @@ function reservationFindings(c: CheckContext): Finding[] {
     } else if (rec) {
       out.push({ id: 'reserve.recommended', status: 'ok', title: `reservation is at least the recommended ${rec.reserves ? formatSize(rec.reserves.size) : 'size'} for ${ramText}`, why: 'kdumpkit recommend: kdump-utils\' tested defaults for this architecture and RAM.' });
     }
+  }
+
+  // The image and initramfs are copied into the reservation by kexec -p; what is left is all the
+  // capture kernel has to run in (its page tables, udev, the file system driver, kdumpkit save).
+  const img = fileSize(root, c.captureImage);
+  const rd = fileSize(root, c.captureInitrd);
+  if (state.reservedBytes && img !== undefined && rd !== undefined) {
+    const load = img + rd;
+    const fits = `the capture kernel and initramfs (${approxSize(load)}) ${load >= state.reservedBytes ? 'do not fit in' : 'take ' + Math.round((Number(load) * 100) / Number(state.reservedBytes)) + '% of'} the ${formatSize(state.reservedBytes)} reservation`;
+    out.push(
+      load >= state.reservedBytes
+        ? { id: 'reserve.fits', status: 'fail', title: fits, why: 'kexec -p cannot place them in the reserved memory, so no capture kernel can be loaded.', fix: `Reserve more (crashkernel = ${rec?.crashkernel ?? '…'} in /etc/kdumpkit.conf, kdumpkit setup, reboot) or use a smaller initramfs (initrd = in /etc/kdumpkit.conf)`, evidence: [c.captureImage!, c.captureInitrd!].map((p) => root.path(p)) }
+        : load * 2n > state.reservedBytes
+          ? { id: 'reserve.fits', status: 'warn', title: fits, why: 'Less than half the reservation is left for the capture kernel to run in; it may run out of memory before the dump is saved.', fix: `Reserve more (crashkernel = ${rec?.crashkernel ?? '…'} in /etc/kdumpkit.conf, kdumpkit setup, reboot) or use a smaller initramfs`, evidence: [c.captureImage!, c.captureInitrd!].map((p) => root.path(p)) }
+          : { id: 'reserve.fits', status: 'ok', title: fits, why: 'The rest of the reservation is what the capture kernel runs in.' },
+    );
   }
 
   const iomemFile = root.path('/proc/iomem');

@@ -16,7 +16,7 @@
  * systemd state is read from the unit files and the enablement symlinks under
  * /etc/systemd/system (what `systemctl enable` creates), never by running systemctl.
  */
-import { accessSync, constants, lstatSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
 import { freeSpace, INCOMPLETE_SUFFIX } from '../collect/target.js';
 import { KdumpkitError } from '../util/errors.js';
 import { LOAD_UNIT, SAVE_UNIT, captureCmdline } from './capture-cmdline.js';
@@ -237,16 +237,6 @@ export function reservationFailureCauses(c: CheckContext): string[] {
   return causes;
 }
 
-function fileSize(root: HostRoot, abs: string | undefined): bigint | undefined {
-  if (!abs) return undefined;
-  try {
-    // stat, not lstat: /boot/vmlinuz may be a (relative) symlink to the versioned image.
-    return BigInt(statSync(root.path(abs)).size);
-  } catch {
-    return undefined;
-  }
-}
-
 function diagnose(c: CheckContext, findings: readonly Finding[]): DiagnosisStep[] {
   const by = (id: string): Finding | undefined => findings.find((f) => f.id === id);
   const failed = (id: string): boolean => by(id)?.status === 'fail';
@@ -269,11 +259,8 @@ function diagnose(c: CheckContext, findings: readonly Finding[]): DiagnosisStep[
       const f = by(id);
       if (f?.status === 'fail') causes.push(f.title);
     }
-    const img = fileSize(c.root, c.captureImage);
-    const rd = fileSize(c.root, c.captureInitrd);
-    if (state.reservedBytes && img !== undefined && rd !== undefined && img + rd > state.reservedBytes) {
-      causes.push(`the capture kernel and initramfs (${approxSize(img + rd)}) do not fit in the reservation (${formatSize(state.reservedBytes)}): kexec fails with EADDRNOTAVAIL / "Cannot load"`);
-    }
+    const fits = by('reserve.fits');
+    if (fits?.status === 'fail') causes.push(`${fits.title}: kexec fails with EADDRNOTAVAIL / "Cannot load"`);
     if (causes.length === 0 && state.loaded !== true) causes.push('kdumpkit-load.service did not run or kexec failed at boot: journalctl -b -u kdumpkit-load.service shows why');
     steps.push({ problem: state.loaded === true ? 'a capture kernel is loaded now, but will not be after the next boot' : 'no capture kernel is loaded', causes, remedy: [...(by('units.load')?.title.endsWith('not installed') || failed('config.kdumpkit') ? ['kdumpkit setup'] : []), 'kdumpkit load (prints kexec\'s error if it fails)', `systemctl enable ${LOAD_UNIT}`, 'kdumpkit status'] });
   }

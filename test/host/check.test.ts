@@ -286,3 +286,22 @@ test('check --release: another installed kernel is checked by its own config and
     assert.equal(finding(r, 'capture.kernel').title, `capture kernel of ${other}: ${h.root.path(`/lib/modules/${other}/vmlinuz`)}`);
   });
 });
+
+test('check: capture kernel + initramfs against the reservation: fits, crowds it (warn), does not fit (fail)', () => {
+  withHost('debian-grub', (h) => {
+    const rd = `/boot/initrd.img-${h.release}`;
+    const img = `/boot/vmlinuz-${h.release}`;
+    h.set(img, Buffer.alloc(1 << 20));
+    h.set(rd, Buffer.alloc(1 << 20));
+    assert.deepEqual([finding(runCheck(h.root), 'reserve.fits').status, finding(runCheck(h.root), 'reserve.fits').title], ['ok', 'the capture kernel and initramfs (2M) take 25% of the 8M reservation']);
+    h.set(rd, Buffer.alloc(4 << 20));
+    const w = finding(runCheck(h.root), 'reserve.fits');
+    assert.equal(w.status, 'warn');
+    assert.equal(w.title, 'the capture kernel and initramfs (5M) take 63% of the 8M reservation');
+    h.set(rd, Buffer.alloc(7 << 20));
+    const f = finding(runCheck(h.root), 'reserve.fits');
+    assert.equal(f.status, 'fail');
+    assert.equal(f.title, 'the capture kernel and initramfs (8M) do not fit in the 8M reservation');
+    assert.deepEqual(f.evidence, [img, rd].map((p) => h.root.path(p)));
+  }, { crashkernel: { param: '8M', reservedBytes: 8n << 20n } });
+});
