@@ -160,7 +160,7 @@ interface OptionCheck {
  * kdump/kdump.rst "System kernel config options" / "Dump-capture kernel config options": the
  * same kernel serves as both, so it needs both sets).
  */
-const KERNEL_OPTIONS: readonly OptionCheck[] = [
+const KDUMP_CONFIG_OPTIONS: readonly OptionCheck[] = [
   {
     id: 'config.kexec-core',
     names: ['KEXEC_CORE', 'KEXEC'],
@@ -253,7 +253,7 @@ function kernelConfigFindings(c: CheckContext): Finding[] {
   }
   const kc = c.kconfig;
   const out: Finding[] = [{ id: 'config.file', status: 'ok', title: `kernel config of ${rel}: ${kc.file}`, why: 'The kdump options below are read from it.', evidence: [kc.file] }];
-  for (const o of KERNEL_OPTIONS) {
+  for (const o of KDUMP_CONFIG_OPTIONS) {
     if (o.arches && !o.arches.includes(c.arch)) continue;
     const on = o.moduleOk ? firstEnabled(kc, o.names) : o.names.find((n) => isBuiltin(kc, n));
     let status: Finding['status'] = on ? 'ok' : o.missing;
