@@ -10,7 +10,7 @@
  *      nothing                          save unit missing, target dir missing / read-only / tmpfs
  *   4. disk full                        free space below a level-31 dump of this RAM; dumps left
  *                                       as vmcore.incomplete by an earlier failed save
- *   and conflicts: kdump-tools, kdump-utils or simple-kdump services loading their own capture
+ *   and uncollected pstore records (a crash kdump missed); conflicts: kdump-tools, kdump-utils or simple-kdump services loading their own capture
  *   kernel; nokaslr left over from old crash(8) advice.
  *
  * systemd state is read from the unit files and the enablement symlinks under
@@ -204,6 +204,34 @@ function targetFindings(c: CheckContext): Finding[] {
   return out;
 }
 
+/**
+ * Records left in /sys/fs/pstore (fs/pstore/inode.c: one file per record, e.g.
+ * dmesg-efi-<id>, dmesg-ramoops-0, console-ramoops-0): the firmware kept a panic log that
+ * nothing collected, usually from a crash kdump did not catch. Firmware space is small (EFI
+ * variables), so records left there also crowd out the next crash's log.
+ */
+function pstoreFindings(c: CheckContext): Finding[] {
+  const { root } = c;
+  let records: string[];
+  try {
+    records = root.list('/sys/fs/pstore').filter((n) => !n.startsWith('.'));
+  } catch (e) {
+    if (!(e instanceof KdumpkitError)) throw e;
+    return [];
+  }
+  if (records.length === 0) return [];
+  return [
+    {
+      id: 'pstore.records',
+      status: 'warn',
+      title: `${records.length} uncollected pstore record${records.length > 1 ? 's' : ''} in /sys/fs/pstore`,
+      why: "The firmware kept a kernel log of an earlier crash or oops (often one kdump did not catch); until collected it also takes the little space the next crash's log needs.",
+      fix: `kdumpkit pstore --dir ${c.config.dir} (collects them into the crash directory, then clears them)`,
+      evidence: records.map((n) => root.path(`/sys/fs/pstore/${n}`)),
+    },
+  ];
+}
+
 function cmdlineFindings(c: CheckContext): Finding[] {
   const { state, root } = c;
   const out: Finding[] = [];
@@ -287,6 +315,6 @@ function diagnose(c: CheckContext, findings: readonly Finding[]): DiagnosisStep[
 /** `kdumpkit doctor`: check's findings, doctor's extra ones, and the failure walk. */
 export function runDoctor(root: HostRoot, opts: CheckOptions = {}): CheckReport {
   const c = readCheckContext(root, opts);
-  const findings = [...checkFindings(c), ...unitFindings(c), ...targetFindings(c), ...cmdlineFindings(c)];
+  const findings = [...checkFindings(c), ...unitFindings(c), ...targetFindings(c), ...pstoreFindings(c), ...cmdlineFindings(c)];
   return makeReport('doctor', root.dir, c.release, c.running, findings, diagnose(c, findings));
 }

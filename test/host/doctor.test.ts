@@ -177,3 +177,18 @@ test('mountOf picks the longest mount point holding the path and decodes octal e
     assert.equal(mountOf(h.root, '/variable')?.point, '/');
   });
 });
+
+test('doctor: uncollected pstore records warn with the kdumpkit pstore command', () => {
+  withHost('arch-systemd-boot', (h) => {
+    h.set('/sys/fs/pstore/dmesg-efi-173301234501001', 'Panic#1 Part1\n<0>Kernel panic - not syncing: sysrq triggered crash\n');
+    h.set('/sys/fs/pstore/dmesg-efi-173301234502001.enc.z', new Uint8Array([0x78, 0x9c]));
+    const f = finding(runDoctor(h.root), 'pstore.records');
+    assert.equal(f.status, 'warn');
+    assert.equal(f.title, '2 uncollected pstore records in /sys/fs/pstore');
+    assert.equal(f.fix, 'kdumpkit pstore --dir /var/crash (collects them into the crash directory, then clears them)');
+    assert.equal(f.evidence?.length, 2);
+    h.set('/sys/fs/pstore/dmesg-efi-173301234501001', undefined);
+    h.set('/sys/fs/pstore/dmesg-efi-173301234502001.enc.z', undefined);
+    assert.equal(runDoctor(h.root).findings.some((x) => x.id === 'pstore.records'), false);
+  });
+});

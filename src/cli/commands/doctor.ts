@@ -17,6 +17,8 @@ Everything 'kdumpkit check' looks at, plus what usually breaks after a crash wen
               read-only mount (/proc/mounts), has room for a dump of this RAM (a quarter of
               MemTotal at level 31, all of it at lower levels), and holds no vmcore.incomplete
               left by a failed save
+  pstore      records left in /sys/fs/pstore: a crash log the firmware kept that nothing
+              collected (often a crash kdump missed); 'kdumpkit pstore' collects them
   cmdline     nokaslr (not needed by kdumpkit), a configured crashkernel= not yet booted, and
               the capture kernel's command line kdumpkit load would use
 
