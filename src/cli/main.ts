@@ -23,6 +23,8 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   unload: { summary: 'unload the capture kernel (kexec -p -u): crashes are no longer saved', load: async () => (await import('./commands/unload.js')).default as unknown as CommandSpec },
   status: { summary: 'is the machine armed? reservation, loaded capture kernel, what load would run', load: async () => (await import('./commands/status.js')).default as unknown as CommandSpec },
   'test-crash': { summary: 'crash the machine NOW (sysrq-c) to prove a dump is saved; needs --yes', load: async () => (await import('./commands/test-crash.js')).default as unknown as CommandSpec },
+  check: { summary: 'will the next crash be captured? kernel config, crashkernel, kexec, lockdown, BTF', load: async () => (await import('./commands/check.js')).default as unknown as CommandSpec },
+  doctor: { summary: 'why kdump does not work here, and what to do: check plus units, disk, diagnosis', load: async () => (await import('./commands/doctor.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
