@@ -18,6 +18,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   struct: { summary: "a struct's layout, or its members' values at an address (like crash's struct -o)", load: async () => (await import('./commands/struct.js')).default as unknown as CommandSpec },
   report: { summary: 'a crash report as one self-contained HTML page (or text / JSON)', load: async () => (await import('./commands/report.js')).default as unknown as CommandSpec },
   recommend: { summary: 'which crashkernel= to reserve for this RAM size and architecture, and why', load: async () => (await import('./commands/recommend.js')).default as unknown as CommandSpec },
+  list: { summary: 'the crashes saved on this machine, newest first (like coredumpctl list)', load: async () => (await import('./commands/list.js')).default as unknown as CommandSpec },
+  show: { summary: 'the report of one saved crash (from its report.json, or analyzed now)', load: async () => (await import('./commands/show.js')).default as unknown as CommandSpec },
+  prune: { summary: 'delete the oldest crashes beyond --keep N, never the newest complete dump', load: async () => (await import('./commands/prune.js')).default as unknown as CommandSpec },
+  bundle: { summary: 'one tar.gz of a crash to attach to a bug report (log, reports, system facts)', load: async () => (await import('./commands/bundle.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
