@@ -18,7 +18,6 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AnalysisContext, analyzeReport, isUnavailable, type AnalyzeReport } from '../analyze/analyze.js';
 import { pageUsage } from '../analyze/page-usage.js';
-import { modReport } from '../analyze/mod.js';
 import { attempt } from '../kernel/attempt.js';
 import { renderHtmlReport } from '../report/html.js';
 import { renderModText } from '../report/mod-text.js';
@@ -164,7 +163,7 @@ export async function planBundle(entry: CatalogEntry, root: HostRoot, opts: Bund
   if (mods && !isUnavailable(mods)) add('crashed-kernel/modules.txt', renderModText(mods), 'modules loaded in the crashed kernel and its taint (from the dump)');
   else {
     const linked = verdict?.panic.cause?.modulesLinkedIn ?? verdict?.panic.panic?.modulesLinkedIn;
-    if (linked !== undefined) add('crashed-kernel/modules.txt', `Modules linked in:${linked}\n(from the crash report in the log)\n`, 'modules loaded in the crashed kernel (the oops\'s "Modules linked in:" line)');
+    if (linked !== undefined) add('crashed-kernel/modules.txt', `Modules linked in: ${linked.trim()}\n(from the crash report in the log)\n`, 'modules loaded in the crashed kernel (the oops\'s "Modules linked in:" line)');
     else missing.push({ name: 'crashed-kernel/modules.txt', why: mods && isUnavailable(mods) ? `unavailable: ${mods.unavailable}` : 'no dump and no "Modules linked in:" line' });
   }
 

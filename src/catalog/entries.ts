@@ -16,6 +16,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AnalysisContext, triageOf } from '../analyze/analyze.js';
+import type { Triage } from '../analyze/triage.js';
 import { dumpInfo, type DumpInfoReport } from '../analyze/dump-info.js';
 import { openDump, type Dump } from '../formats/open.js';
 import { Kernel } from '../kernel/kernel.js';
@@ -184,7 +185,8 @@ export async function readEntry(path: string, id: string, time: Date, pstoreName
       status = 'incomplete';
       error = 'the dump is flagged incomplete';
     }
-    return { ...base, status, error, host: a.sys.nodename, release: a.sys.release, panicKind: a.triage.kind, signature: a.triage.signature, sentence: a.triage.sentence, level: a.sys.dumpKind.dumpLevel ?? report?.header.level, dumpFile, verdictFrom: 'report.json' };
+    const v = betterFromLog(a.triage, path, files, notes);
+    return { ...base, status, error, host: a.sys.nodename, release: a.sys.release, panicKind: v?.kind ?? a.triage.kind, signature: v?.signature ?? a.triage.signature, sentence: v?.sentence ?? a.triage.sentence, level: a.sys.dumpKind.dumpLevel ?? report?.header.level, dumpFile, verdictFrom: v ? 'log' : 'report.json' };
   }
 
   if (dumpFile === undefined) {
@@ -220,6 +222,11 @@ export async function readEntry(path: string, id: string, time: Date, pstoreName
         const ctx = new AnalysisContext(dump, Kernel.open(dump));
         verdict = triageOf(ctx);
         verdictFrom = 'analysis';
+        const v = betterFromLog(verdict, path, files, notes);
+        if (v) {
+          verdict = v;
+          verdictFrom = 'log';
+        }
       } catch (e) {
         notes.push(`analysis failed: ${errorText(e)}`);
       }
@@ -235,6 +242,21 @@ export async function readEntry(path: string, id: string, time: Date, pstoreName
   } finally {
     dump.close();
   }
+}
+
+/**
+ * The verdict of dmesg.txt when the dump's own is 'unknown' (no crash report in the part of
+ * the log the dump holds: an incomplete dump may lack the log's pages) and the saved log knows
+ * better. dmesg.txt was saved first, from the whole dump (src/cli/commands/save.ts).
+ */
+function betterFromLog(t: { kind: string }, path: string, files: readonly string[], notes: string[]): Triage | undefined {
+  if (t.kind !== 'unknown') return undefined;
+  const log = readLog(path, files, notes);
+  if (log === undefined) return undefined;
+  const v = logVerdict(log).triage;
+  if (v.kind === 'unknown') return undefined;
+  notes.push("the dump's log holds no crash report; the verdict is from dmesg.txt");
+  return v;
 }
 
 function blank(path: string, id: string, time: Date, kind: EntryKind, files: string[], status: EntryStatus, error: string): CatalogEntry {

@@ -37,7 +37,7 @@ test('GNU tar lists and extracts what writeTarGz writes (files, dirs, a streamed
     for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
     writeFileSync(big, data);
     const chunks: Buffer[] = [];
-    const long = `top/${'x'.repeat(120)}.txt`;
+    const long = `top/${'x'.repeat(80)}/${'y'.repeat(60)}.txt`;
     await writeTarGz(
       [
         { name: 'top', type: 'dir' },

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { closeSync, existsSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, statSync } from 'node:fs';
 import { openDump, type Dump } from '../../formats/open.js';
 import type { CodecName } from '../../formats/codecs/index.js';
 import { FileSink, FlattenedSink, type DumpSink } from '../../formats/kdump/flattened-writer.js';
@@ -239,15 +239,15 @@ async function saveReport(vmcore: string, summary: SaveSummary, notes: string[])
       format: summary.format + (summary.flattened ? ' (flattened)' : ''),
       level: summary.level,
       codec: summary.codec,
-      fileBytes: summary.bytesWritten,
+      fileBytes: statSync(vmcore).size,
       memoryBytes: summary.bytesIn,
       pages: summary.pages.remaining,
     });
     if (r.error) notes.push(`the saved dump could not be analyzed (${r.error}); ${r.path} records the error`);
     return r.path;
   } catch (e) {
-    if (!(e instanceof KdumpkitError)) throw e;
-    notes.push(`no report.json: ${e.message}`);
+    // Whatever went wrong (a full disk, a bug), the dump is committed and the save succeeded.
+    notes.push(`no report.json: ${e instanceof KdumpkitError ? e.message : String((e as Error).stack ?? e)}`);
     return undefined;
   }
 }
