@@ -409,3 +409,20 @@ test('prune: --dry-run deletes nothing; the newest complete dump survives --keep
   assert.match(again.stdout, /^Nothing to delete in .*: 1 crash, keeping 0\.$/m);
   assert.equal(cli(['prune', '--dir', crash, '--keep', 'x']).code, 2);
 });
+
+test('help teaches each catalog command; usage errors exit 2', () => {
+  for (const cmd of ['list', 'show', 'prune', 'bundle']) {
+    const h = cli([cmd, '--help']);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, new RegExp(`^Usage:\\n  kdumpkit ${cmd}`));
+    assert.match(h.stdout, /Examples:/);
+    assert.match(h.stdout, /--json/);
+    assert.match(h.stdout, /--dir VALUE/);
+    assert.match(h.stdout, /--root VALUE/);
+  }
+  const top = cli(['--help']);
+  for (const cmd of ['list', 'show', 'prune', 'bundle']) assert.match(top.stdout, new RegExp(`\\n  ${cmd} +\\S`));
+  assert.equal(cli(['show']).code, 2);
+  assert.equal(cli(['bundle']).code, 2);
+  assert.equal(cli(['list', 'extra']).code, 2);
+});
