@@ -5,7 +5,8 @@
  * The bundle is normally made on the machine that crashed, after it rebooted, so two systems
  * are described and kept apart by directory:
  *   crashed-kernel/   what the crashed kernel said about itself: its utsname (from the dump's
- *                     init_uts_ns), its command line (its boot log's "Kernel command line:"),
+ *                     init_uts_ns), its command line (saved_command_line in the dump, else its
+ *                     boot log's "Kernel command line:"),
  *                     its modules (from the dump, or the oops's "Modules linked in:" line)
  *   host/             the machine now, read through the HostRoot (--root): /etc/os-release,
  *                     uname (/proc/sys/kernel/*), /proc/cmdline — the running kernel may be a
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { AnalysisContext, analyzeReport, isUnavailable, type AnalyzeReport } from '../analyze/analyze.js';
 import { pageUsage } from '../analyze/page-usage.js';
 import { attempt } from '../kernel/attempt.js';
+import { readSavedCommandLine } from '../kernel/cmdline.js';
 import { renderHtmlReport } from '../report/html.js';
 import { renderModText } from '../report/mod-text.js';
 import type { HostRoot } from '../host/root.js';
@@ -103,6 +105,7 @@ export async function planBundle(entry: CatalogEntry, root: HostRoot, opts: Bund
   let analysis: AnalyzeReport | undefined;
   let reportJson: string | undefined;
   let htmlPage: string | undefined;
+  let dumpCmdline: string | undefined;
   const dumpPath = entry.dumpFile === undefined ? undefined : join(entry.path, entry.dumpFile);
   if (dumpPath !== undefined && entry.status !== 'unreadable') {
     try {
@@ -112,6 +115,7 @@ export async function planBundle(entry: CatalogEntry, root: HostRoot, opts: Bund
         const pages = opts.pages === false ? undefined : attempt(() => pageUsage(ctx.dump, 31));
         htmlPage = renderHtmlReport({ analysis: full, pages, generator: { tool: `kdumpkit ${KDUMPKIT_VERSION}`, at: now } });
         analysis = full;
+        dumpCmdline = readSavedCommandLine(ctx.kernel, []);
       } finally {
         ctx.close();
       }
@@ -157,7 +161,8 @@ export async function planBundle(entry: CatalogEntry, root: HostRoot, opts: Bund
   dir('crashed-kernel');
   if (analysis) add('crashed-kernel/uname.txt', crashedUname(analysis), "the crashed kernel's utsname (init_uts_ns in the dump)");
   else if (verdict?.release) add('crashed-kernel/uname.txt', `release:  ${verdict.release}\n(from the log's "CPU: … Comm: …" or "Linux version" line; no dump to read the rest from)\n`, "the crashed kernel's release, from its log");
-  if (verdict?.cmdline !== undefined) add('crashed-kernel/cmdline.txt', verdict.cmdline + '\n', 'the crashed kernel\'s command line (its log\'s "Kernel command line:")');
+  if (dumpCmdline !== undefined) add('crashed-kernel/cmdline.txt', dumpCmdline.trimEnd() + '\n', "the crashed kernel's command line (saved_command_line in the dump)");
+  else if (verdict?.cmdline !== undefined) add('crashed-kernel/cmdline.txt', verdict.cmdline + '\n', 'the crashed kernel\'s command line (its log\'s "Kernel command line:")');
   else missing.push({ name: 'crashed-kernel/cmdline.txt', why: 'the log does not reach back to the boot' });
   const mods = analysis?.modules;
   if (mods && !isUnavailable(mods)) add('crashed-kernel/modules.txt', renderModText(mods), 'modules loaded in the crashed kernel and its taint (from the dump)');

@@ -341,6 +341,8 @@ test('bundle of a pstore crash and --with-vmcore', (t) => {
     const rep = JSON.parse(readFileSync(join(y, 'kdumpkit-2026-11-20-100000', 'report.json'), 'utf8')) as { triage: { signature: string } };
     assert.equal(rep.triage.signature, SYSRQ_SIG);
     assert.deepEqual(readdirSync(join(crash, COPIED)), ['vmcore']);
+    // No dmesg.txt in this entry: the command line comes from saved_command_line in the dump.
+    assert.equal(readFileSync(join(y, 'kdumpkit-2026-11-20-100000', 'crashed-kernel', 'cmdline.txt'), 'utf8'), 'console=ttyS0 crashkernel=192M loglevel=7 panic=0 oops=panic softlockup_panic=1\n');
     oneLineError(cli(['bundle', '--dir', crash, CORRUPT, '-o', join(work, 'c.tar.gz')]), /nothing to bundle: .*unknown dump format/);
     assert.ok(!existsSync(join(work, 'c.tar.gz')) && !existsSync(join(work, 'c.tar.gz.incomplete')), 'a failed bundle leaves no file');
   } finally {
