@@ -9,9 +9,10 @@
  * frames from the call trace the kernel printed (reliable lines only), which is what the
  * unwinder of the dump also finds for the crashing task in the common cases, so a pstore
  * record and the vmcore of the same crash get the same signature (the real-dump tests check
- * this on the shared dumps). Where they differ (the printed trace skips or adds frames the
- * ORC unwinder sees differently), the signatures differ too: a vmcore's verdict is the better
- * one.
+ * this on the shared dumps and on the lab dumps of every crashme mode, from the dump's log
+ * and from the serial console's: test/catalog/log-signature-real.test.ts). Where they would
+ * differ (a printed trace that skips or adds frames the ORC unwinder sees differently), the
+ * signatures differ too, and the vmcore's verdict is the better one.
  *
  * Accepted line formats: makedumpfile --dump-dmesg / `kdumpkit dmesg` ("[    7.532627] text"),
  * with a caller id ("[    7.532627] [  T155] text"), and kmsg_dump records as ramoops and
