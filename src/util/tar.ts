@@ -115,10 +115,13 @@ export async function* tarChunks(members: readonly TarMember[]): AsyncGenerator<
   yield Buffer.alloc(2 * BLOCK);
 }
 
-/** Writes the gzip-compressed tar of `members` through `write` (e.g. writeSync on an fd). */
-export async function writeTarGz(members: readonly TarMember[], write: (chunk: Buffer) => void): Promise<void> {
+/**
+ * Writes the gzip-compressed tar of `members` through `write` (writeSync on an fd, or a stream
+ * write that returns a promise to wait for its drain, so a pipe never buffers a whole vmcore).
+ */
+export async function writeTarGz(members: readonly TarMember[], write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   await pipeline(Readable.from(tarChunks(members)), createGzip({ level: 6 }), async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) write(chunk);
+    for await (const chunk of source) await write(chunk);
     yield* [];
   });
 }

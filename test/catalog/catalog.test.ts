@@ -330,6 +330,14 @@ test('bundle of a pstore crash and --with-vmcore', (t) => {
     assert.match(readFileSync(join(x, top, 'crashed-kernel/modules.txt'), 'utf8'), /^Modules linked in: .*crashme\(OE\+?\)/);
     assert.match(readFileSync(join(x, top, 'host/os-release'), 'utf8'), /Fedora/);
 
+    // -o -: the archive on standard output, for a pipe.
+    const piped = spawnSync(process.execPath, [MAIN, 'bundle', '--dir', crash, '--root', m.dir, PSTORE, '-o', '-'], { maxBuffer: 64 << 20 });
+    assert.equal(piped.status, 0, piped.stderr.toString());
+    assert.match(piped.stderr.toString(), /^Bundle of 2026-11-25-08:04:38-pstore written to -/);
+    const listed = spawnSync('tar', ['-tz'], { input: piped.stdout, encoding: 'utf8' });
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n'), names);
+
     const withCore = join(work, 'core.tar.gz');
     const w = cli(['bundle', '--dir', crash, '--root', m.dir, COPIED, '-o', withCore, '--with-vmcore', '--no-pages']);
     assert.equal(w.code, 0, w.stderr);

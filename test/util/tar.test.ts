@@ -46,7 +46,9 @@ test('GNU tar lists and extracts what writeTarGz writes (files, dirs, a streamed
         { name: long, data: 'long name\n' },
         { name: 'top/big.bin', file: { path: big, size: data.length }, mode: 0o600 },
       ],
-      (c) => chunks.push(Buffer.from(c)),
+      (c) => {
+        chunks.push(Buffer.from(c));
+      },
     );
     const gz = Buffer.concat(chunks);
     assert.equal(gunzipSync(gz).length % 512, 0);

@@ -76,10 +76,7 @@ Examples:
       const plan = await planBundle(entry, root, { withVmcore: v['with-vmcore'] === true, pages: v['no-pages'] !== true });
       await writeTarGz(plan.members, (chunk) => {
         bytes += chunk.length;
-        if (!file) {
-          io.out(chunk);
-          return;
-        }
+        if (!file) return toStdout(chunk);
         let done = 0;
         try {
           while (done < chunk.length) done += writeSync(file.fd, chunk, done, chunk.length - done);
@@ -113,5 +110,11 @@ Examples:
     }
   },
 };
+
+/** Standard output with back-pressure: a vmcore piped to ssh is not buffered in memory. */
+function toStdout(chunk: Buffer): Promise<void> | undefined {
+  if (process.stdout.write(chunk)) return undefined;
+  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+}
 
 export default bundle;
