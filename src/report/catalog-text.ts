@@ -61,7 +61,7 @@ export function renderPrunePlan(dir: string, plan: PrunePlan, dryRun: boolean): 
 }
 
 /** `show` of an entry without a vmcore: what the log says. */
-export function renderLogEntry(e: CatalogEntry, v: LogVerdict, tail: readonly LogLine[]): string {
+export function renderLogEntry(e: CatalogEntry, v: LogVerdict, tail: readonly LogLine[], source?: string): string {
   const t = v.triage;
   const lines = [
     '== VERDICT (from the log; no vmcore) ==',
@@ -73,6 +73,7 @@ export function renderLogEntry(e: CatalogEntry, v: LogVerdict, tail: readonly Lo
     `      ID: ${e.id}`,
     `    KIND: ${e.kind}`,
     `  STATUS: ${e.status}${e.error ? ` (${e.error})` : ''}`,
+    ...(source ? [`  SOURCE: ${source}`] : []),
     `  KERNEL: ${v.release ?? '-'}`,
     `   PANIC: ${v.panic.panicString ?? v.panic.cause?.headline ?? '-'}`,
     ...(v.panic.cause?.oopsLine ? [`    OOPS: ${v.panic.cause.oopsLine}`] : []),

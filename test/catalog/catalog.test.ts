@@ -238,6 +238,7 @@ test('show: the stored report renders as analyze does; pstore from its log; corr
   assert.match(ps.stdout, /^== VERDICT \(from the log; no vmcore\) ==\nNULL pointer dereference at address 0x8 in crashme_recurse\+0x47\/0x80 \[crashme\]/);
   assert.match(ps.stdout, new RegExp(`signature: ${NULL_SIG.replace(/[[\]+.]/g, '\\$&')}`));
   assert.match(ps.stdout, /KERNEL: 6\.12\.117\+deb12-amd64/);
+  assert.match(ps.stdout, /SOURCE: pstore \(ramoops, 1 record\)/);
 
   oneLineError(cli(['show', '--dir', crash, CORRUPT]), new RegExp(`${CORRUPT}/vmcore at offset 0x0: unknown dump format`));
   oneLineError(cli(['show', '--dir', crash, '2020-01-01-00:00:00']), /no such crash/);

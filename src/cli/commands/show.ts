@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AnalysisContext, analyzeReport } from '../../analyze/analyze.js';
-import { DMESG_FILE, resolveEntry } from '../../catalog/entries.js';
+import { DMESG_FILE, PSTORE_META_FILE, readPstoreMeta, resolveEntry } from '../../catalog/entries.js';
 import { chooseCrashDir } from '../../catalog/location.js';
 import { logVerdict, parseLogText } from '../../catalog/log-signature.js';
 import { readReportFile, REPORT_FILE } from '../../catalog/report-file.js';
@@ -77,11 +77,22 @@ Examples:
       const text = readFileSync(join(entry.path, DMESG_FILE), 'utf8');
       const verdict = logVerdict(text);
       if (v.json) io.out(renderJson({ entry, source: 'log', verdict: { triage: verdict.triage, release: verdict.release, cmdline: verdict.cmdline, panicString: verdict.panic.panicString, lines: verdict.lines } }));
-      else io.out(renderLogEntry(entry, verdict, parseLogText(text).slice(-LOG_LINES)));
+      else io.out(renderLogEntry(entry, verdict, parseLogText(text).slice(-LOG_LINES), pstoreSource(entry.path, entry.files)));
       return 0;
     }
     throw new KdumpkitError('E_UNREADABLE', entry.error ?? `${entry.path}: nothing to show`, 'The crash cannot be read; kdumpkit prune deletes it, or inspect it with kdumpkit info.');
   },
 };
+
+/** "pstore (ramoops, 2 records)" from pstore.json, as `kdumpkit pstore` writes it; undefined without one. */
+function pstoreSource(path: string, files: readonly string[]): string | undefined {
+  if (!files.includes(PSTORE_META_FILE)) return undefined;
+  const meta = readPstoreMeta(join(path, PSTORE_META_FILE), []);
+  if (!meta) return `pstore (${PSTORE_META_FILE} unreadable)`;
+  const backend = typeof meta.backend === 'string' ? meta.backend : undefined;
+  const records = Array.isArray(meta.records) ? meta.records.length : undefined;
+  const parts = [backend, records === undefined ? undefined : `${records} record${records === 1 ? '' : 's'}`].filter((x) => x !== undefined);
+  return `pstore${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
 
 export default show;
