@@ -335,6 +335,17 @@ export interface AnalyzeReport {
   readonly warnings: readonly string[];
 }
 
+/** The triage verdict alone (what `analyze` reports as .triage), e.g. for the crash catalog. */
+export function triageOf(ctx: AnalysisContext, crashed: CrashedTask = crashedTask(ctx)): Triage {
+  const tl = ctx.tasks;
+  return triage({
+    panic: ctx.panic,
+    crashed,
+    tasks: isUnavailable(tl) ? undefined : tl.tasks,
+    symbolize: (a) => ctx.symbolize(a),
+  });
+}
+
 export interface AnalyzeOptions {
   /** How many log lines to include (default 40). */
   readonly logLines?: number;
@@ -350,12 +361,7 @@ export function analyzeReport(ctx: AnalysisContext, opts: AnalyzeOptions = {}): 
   const modules = isUnavailable(mods) ? mods : modReport(ctx);
   const log = ctx.log;
   const n = opts.logLines ?? 40;
-  const tri = triage({
-    panic: ctx.panic,
-    crashed,
-    tasks: isUnavailable(tl) ? undefined : tl.tasks,
-    symbolize: (a) => ctx.symbolize(a),
-  });
+  const tri = triageOf(ctx, crashed);
   const warnings = [...ctx.warnings, ...ctx.panic.warnings];
   if (!isUnavailable(log)) warnings.push(...log.warnings);
   return {

@@ -25,6 +25,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   'test-crash': { summary: 'crash the machine NOW (sysrq-c) to prove a dump is saved; needs --yes', load: async () => (await import('./commands/test-crash.js')).default as unknown as CommandSpec },
   check: { summary: 'will the next crash be captured? kernel config, crashkernel, kexec, lockdown, BTF', load: async () => (await import('./commands/check.js')).default as unknown as CommandSpec },
   doctor: { summary: 'why kdump does not work here, and what to do: check plus units, disk, diagnosis', load: async () => (await import('./commands/doctor.js')).default as unknown as CommandSpec },
+  list: { summary: 'the crashes saved on this machine, newest first (like coredumpctl list)', load: async () => (await import('./commands/list.js')).default as unknown as CommandSpec },
+  show: { summary: 'the report of one saved crash (from its report.json, or analyzed now)', load: async () => (await import('./commands/show.js')).default as unknown as CommandSpec },
+  prune: { summary: 'delete the oldest crashes beyond --keep N, never the newest complete dump', load: async () => (await import('./commands/prune.js')).default as unknown as CommandSpec },
+  bundle: { summary: 'one tar.gz of a crash to attach to a bug report (log, reports, system facts)', load: async () => (await import('./commands/bundle.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';

@@ -69,8 +69,9 @@ test('directory mode: DEST/<crash time>/{vmcore,dmesg.txt}, 0700/0600, report as
   assert.match(dirs[0]!, /^\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d$/);
   const dir = join(dest, dirs[0]!);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
-  assert.deepEqual(readdirSync(dir).sort(), ['dmesg.txt', 'vmcore']);
-  for (const f of ['vmcore', 'dmesg.txt']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  // report.json: the analysis of the saved dump (src/catalog/report-file.ts).
+  assert.deepEqual(readdirSync(dir).sort(), ['dmesg.txt', 'report.json', 'vmcore']);
+  for (const f of ['vmcore', 'dmesg.txt', 'report.json']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
   assert.ok(readFileSync(join(dir, 'dmesg.txt')).equals(readFileSync(join(d.dir, 'reference', 'makedumpfile-dmesg.txt'))));
   const ref = reportLines(readFileSync(join(d.dir, 'reference', 'makedumpfile-d31.log'), 'utf8')).filter((l) => !l.startsWith('Write bytes'));
   const out = r.stdout.toString();
@@ -88,7 +89,7 @@ test('directory mode: DEST/<crash time>/{vmcore,dmesg.txt}, 0700/0600, report as
   assert.equal(again.code, 1);
   assertOneLineError(again.stderr, /vmcore: already exists/);
   assert.ok(readFileSync(join(dir, 'vmcore')).equals(before));
-  assert.deepEqual(readdirSync(dir).sort(), ['dmesg.txt', 'vmcore']);
+  assert.deepEqual(readdirSync(dir).sort(), ['dmesg.txt', 'report.json', 'vmcore']);
 });
 
 test('file mode: an existing DEST file is refused; --json summary; --quiet prints nothing', async (t) => {

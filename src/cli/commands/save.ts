@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { closeSync, existsSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, statSync } from 'node:fs';
 import { openDump, type Dump } from '../../formats/open.js';
 import type { CodecName } from '../../formats/codecs/index.js';
 import { FileSink, FlattenedSink, type DumpSink } from '../../formats/kdump/flattened-writer.js';
@@ -9,6 +9,7 @@ import { estimateSpace, prepareSave, SaveIncompleteError, startCompression, writ
 import { formatBytes, renderSaveReport } from '../../collect/summary.js';
 import { checkNotSaved, commitFile, createIncomplete, freeSpace, makeDumpDir, planOutput, writeTextFile, INCOMPLETE_SUFFIX } from '../../collect/target.js';
 import { renderJson } from '../../report/json.js';
+import { writeReportFile } from '../../catalog/report-file.js';
 import type { CompressPool } from '../../collect/compress-pool.js';
 import { KdumpkitError, UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec, type Io } from '../command.js';
@@ -27,6 +28,7 @@ const options = {
   quiet: { type: 'boolean', short: 'q' },
   'no-space-check': { type: 'boolean' },
   rules: { type: 'string' },
+  'no-report': { type: 'boolean' },
 } as const;
 
 function defaultThreads(): number {
@@ -48,7 +50,11 @@ flattened stream like 'makedumpfile -F'.
 
 DEST:
   an existing directory  the dump goes to DEST/<YYYY-MM-DD-HH:MM:SS>/ (directory mode 0700,
-                         named after the crash time) as 'vmcore' and 'dmesg.txt' (mode 0600)
+                         named after the crash time) as 'vmcore' and 'dmesg.txt' (mode 0600),
+                         then 'report.json': the analysis of the saved dump (as 'kdumpkit
+                         analyze --json'), which 'kdumpkit list' and 'show' read; if the
+                         analysis fails the error is recorded there and the save still
+                         succeeds (--no-report skips it)
   a new file name        the dump goes to that file
   -                      a flattened stream on standard output (for ssh or a pipe; rebuild
                          it with 'kdumpkit reassemble' or 'makedumpfile -R')
@@ -101,6 +107,7 @@ Examples:
     quiet: 'no progress and no summary, only errors',
     'no-space-check': 'write even if the estimate says the dump will not fit (it is then kept incomplete)',
     rules: "page rules: latest (default) or 1.7.2 to match Debian 12's makedumpfile count for count",
+    'no-report': 'directory mode: do not analyze the saved dump into report.json',
   },
   minPositionals: 1,
   maxPositionals: 2,
@@ -197,13 +204,17 @@ Examples:
         throw e;
       }
 
+      // Directory mode: the analysis beside the dump, for `kdumpkit list` and `show`. Only now,
+      // with the dump committed: a failed analysis costs the report, never the dump.
+      const reportFile = plan.dir && plan.vmcore && v['no-report'] !== true ? await saveReport(plan.vmcore, summary, notes) : undefined;
+
       if (!quiet) for (const w of [...summary.warnings, ...notes]) io.err(`warning: ${w}\n`);
       if (v.json) {
-        reportTo(renderJson({ file: plan.vmcore ?? '-', dmesg: plan.dmesg ?? v.dmesg, ...summary, seconds: { ...summary.seconds, total: (performance.now() - t0) / 1000 } }));
+        reportTo(renderJson({ file: plan.vmcore ?? '-', dmesg: plan.dmesg ?? v.dmesg, report: reportFile, ...summary, seconds: { ...summary.seconds, total: (performance.now() - t0) / 1000 } }));
       } else if (!quiet) {
         reportTo(renderSaveReport(summary));
         const secs = (performance.now() - t0) / 1000;
-        reportTo(`The dumpfile is saved to ${plan.vmcore ?? 'standard output'}${plan.dmesg ? ` (log: ${plan.dmesg})` : ''}: ${formatBytes(summary.bytesWritten)} in ${secs.toFixed(1)} s.\n`);
+        reportTo(`The dumpfile is saved to ${plan.vmcore ?? 'standard output'}${plan.dmesg ? ` (log: ${plan.dmesg}${reportFile ? `, report: ${reportFile}` : ''})` : ''}: ${formatBytes(summary.bytesWritten)} in ${secs.toFixed(1)} s.\n`);
       }
       return 0;
     } finally {
@@ -219,6 +230,26 @@ function parseIntOption(name: string, text: string, min: number, max: number): n
   const n = Number(text);
   if (n < min || n > max) throw new UsageError(`save: --${name} ${n}: must be ${min}..${max}`);
   return n;
+}
+
+/** Writes report.json beside the saved dump; returns its path, or undefined (noted) when that failed. */
+async function saveReport(vmcore: string, summary: SaveSummary, notes: string[]): Promise<string | undefined> {
+  try {
+    const r = await writeReportFile(vmcore, {
+      format: summary.format + (summary.flattened ? ' (flattened)' : ''),
+      level: summary.level,
+      codec: summary.codec,
+      fileBytes: statSync(vmcore).size,
+      memoryBytes: summary.bytesIn,
+      pages: summary.pages.remaining,
+    });
+    if (r.error) notes.push(`the saved dump could not be analyzed (${r.error}); ${r.path} records the error`);
+    return r.path;
+  } catch (e) {
+    // Whatever went wrong (a full disk, a bug), the dump is committed and the save succeeded.
+    notes.push(`no report.json: ${e instanceof KdumpkitError ? e.message : String((e as Error).stack ?? e)}`);
+    return undefined;
+  }
 }
 
 /** The crashed kernel's log as makedumpfile --dump-dmesg writes it, or undefined (noted). */
