@@ -44,7 +44,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { configValue, isBuiltin, readKernelConfig } from './kernel-config.js';
 import { formatSize } from './crashkernel.js';
 import { captureCmdline } from './capture-cmdline.js';
 import { estimateCaptureMemory, type CaptureMemory } from './capture-memory.js';
@@ -113,26 +113,19 @@ export interface KexecRun {
   readonly stderr: string;
 }
 
-/**
- * CONFIG_KEXEC_FILE of a release: true (=y), false (not set), undefined (no config found).
- * Only this one option is needed here; `check` has the full kernel-config reader.
- */
+/** CONFIG_KEXEC_FILE of a release: true (=y), false (not set), undefined (no readable config). */
 export function kexecFileConfigured(root: HostRoot, release: string | undefined): boolean | undefined {
   if (!release) return undefined;
-  const file = kernelFiles(root, release).config;
-  if (!file) return undefined;
-  const bytes = root.readBytes(file);
-  if (!bytes) return undefined;
-  let text: string;
+  let config;
   try {
-    // /proc/config.gz is a gzip stream (kernel/configs.c).
-    text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+    config = readKernelConfig(root, release).config;
   } catch {
+    // A malformed config is `check`'s finding to report; here it only means "unknown".
     return undefined;
   }
-  if (/^CONFIG_KEXEC_FILE=y$/m.test(text)) return true;
-  if (/^# CONFIG_KEXEC_FILE is not set$/m.test(text)) return false;
-  return /^CONFIG_KEXEC_CORE=y$/m.test(text) ? false : undefined;
+  if (!config) return undefined;
+  if (isBuiltin(config, 'KEXEC_FILE')) return true;
+  return configValue(config, 'KEXEC_FILE') !== undefined || isBuiltin(config, 'KEXEC_CORE') ? false : undefined;
 }
 
 /** Why kexec_load would be refused on this machine, or undefined when it is allowed. */

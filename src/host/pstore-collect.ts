@@ -36,7 +36,7 @@ export const PSTORE_META = 'pstore.json';
 
 export interface PstoreCollectOptions {
   readonly root: HostRoot;
-  /** Host path (under the root) of the crash directory, e.g. /var/crash. */
+  /** Real path of the crash directory (src/catalog/location.ts chooses it: --dir as given, else config `dir` under the root). */
   readonly crashDir: string;
   /** Show what would happen; write and clear nothing. */
   readonly dryRun?: boolean;
@@ -279,7 +279,7 @@ export function collectPstore(o: PstoreCollectOptions): PstoreReport {
   const { root } = o;
   const dryRun = o.dryRun === true;
   const keepRecords = o.keepRecords === true;
-  const crashReal = root.path(o.crashDir);
+  const crashReal = o.crashDir;
   const scan = readPstore(root);
   const left: { file: string; why: string }[] = scan.unknown.map((file) => ({ file, why: 'not a pstore record name; never touched' }));
   const dumps = groupDumps(scan.records);

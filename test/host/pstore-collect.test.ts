@@ -50,7 +50,7 @@ test('ramoops Oops + Panic + console + pmsg: one entry, the Panic log as dmesg.t
   const fake = fakePstoreRoot();
   try {
     const want = ramoopsCrash(fake, referenceLog());
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(r.errors, []);
     assert.equal(r.entries.length, 1);
     const e = r.entries[0]!;
@@ -98,13 +98,13 @@ test('--dry-run writes and clears nothing; --keep-records saves and keeps; a sec
   try {
     const d = pstoreDump(referenceLog('6.1-sysrq'), { reason: 'Panic', count: 1, bufsize: 1024, compress: true });
     const names = addEfiDump(fake, d, 1, T0, { encZ: (p) => p % 2 === 0 });
-    const dry = collectPstore({ root: fake.root, crashDir: '/var/crash', dryRun: true });
+    const dry = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash'), dryRun: true });
     assert.equal(dry.entries[0]!.status, 'would-save');
     assert.ok(dry.entries[0]!.records.every((x) => x.clear === 'would-clear'));
     assert.deepEqual(readdirSync(join(fake.dir, 'var/crash')), []);
     assert.deepEqual(readdirSync(fake.pstore).sort(), [...names].sort());
 
-    const kept = collectPstore({ root: fake.root, crashDir: '/var/crash', keepRecords: true });
+    const kept = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash'), keepRecords: true });
     assert.equal(kept.entries[0]!.status, 'saved');
     assert.ok(kept.entries[0]!.records.every((x) => x.clear === 'kept'));
     assert.equal(readdirSync(fake.pstore).length, names.length);
@@ -113,13 +113,13 @@ test('--dry-run writes and clears nothing; --keep-records saves and keeps; a sec
     assert.match(readFileSync(join(dir, 'dmesg.txt'), 'utf8'), /Kernel panic - not syncing: sysrq triggered crash/);
 
     // As after a boot where clearing failed: the same records again.
-    const again = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const again = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(again.errors, []);
     assert.equal(again.entries[0]!.status, 'already-saved');
     assert.equal(again.entries[0]!.savedIn, dir);
     assert.deepEqual(readdirSync(join(fake.dir, 'var/crash')), [NAME]);
     assert.deepEqual(readdirSync(fake.pstore), []);
-    const empty = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const empty = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(empty.entries, []);
   } finally {
     fake.remove();
@@ -132,10 +132,10 @@ test('part of a crash cleared, the rest left behind: the rest is recognized as s
   try {
     const d = pstoreDump(referenceLog(), { reason: 'Panic', count: 1, bufsize: 1024, compress: true });
     const names = addEfiDump(fake, d, 1, T0);
-    collectPstore({ root: fake.root, crashDir: '/var/crash', keepRecords: true });
+    collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash'), keepRecords: true });
     // Part1 was erased, the others were not (say, the EFI call failed).
     rmSync(join(fake.pstore, names[0]!));
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.equal(r.entries.length, 1);
     assert.equal(r.entries[0]!.status, 'already-saved');
     assert.deepEqual(readdirSync(join(fake.dir, 'var/crash')), [NAME]);
@@ -155,7 +155,7 @@ test('an Oops and its Panic seconds apart are one entry; the same Panic#1 a boot
     // After the reboot the count starts over: Panic#1, much later.
     const later = pstoreDump(referenceLog('6.1-sysrq'), { reason: 'Panic', count: 1, bufsize: 1024, compress: true });
     addEfiDump(fake, later, 1, T0 + 600);
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(r.errors, []);
     assert.deepEqual(
       r.entries.map((e) => [e.name, e.dumps.map((d) => `${d.reason}#${d.count}:${d.log}`)]),
@@ -175,7 +175,7 @@ test('console records alone are no crash: left in place, nothing written; unknow
   try {
     fake.add('console-ramoops-0', '[    0.000000] Linux version 6.12\n', T0);
     fake.add('README', 'not a record\n', T0);
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(r.entries, []);
     assert.deepEqual(
       r.left.map((l) => l.file),
@@ -197,7 +197,7 @@ test('a stale NAME.incomplete from a failed run is replaced; an existing entry w
     const crash = join(fake.dir, 'var/crash');
     mkdirSync(join(crash, NAME + '.incomplete', 'raw'), { recursive: true });
     writeFileSync(join(crash, NAME + '.incomplete', 'dmesg.txt.incomplete'), 'half');
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash', keepRecords: true });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash'), keepRecords: true });
     assert.equal(r.entries[0]!.status, 'saved');
     assert.deepEqual(readdirSync(crash), [NAME]);
     assert.equal(readFileSync(join(crash, NAME, 'dmesg.txt'), 'utf8'), d.expectedLog);
@@ -208,7 +208,7 @@ test('a stale NAME.incomplete from a failed run is replaced; an existing entry w
       addEfiDump(other, pstoreDump(referenceLog('6.1-sysrq'), { reason: 'Panic', count: 1, bufsize: 1024, compress: true }), 1, T0);
       mkdirSync(join(other.dir, 'var/crash', NAME), { recursive: true });
       writeFileSync(join(other.dir, 'var/crash', NAME, 'pstore.json'), '{"records":[]}');
-      const c = collectPstore({ root: other.root, crashDir: '/var/crash' });
+      const c = collectPstore({ root: other.root, crashDir: other.root.path('/var/crash') });
       assert.equal(c.entries[0]!.status, 'failed');
       assert.match(c.errors[0]!, /exists already and holds other records/);
       assert.ok(readdirSync(other.pstore).length > 0);
@@ -246,7 +246,7 @@ for (const [what, opts, errRe] of [
       const d = pstoreDump(referenceLog(), { reason: 'Panic', count: 1, bufsize: 1024, compress: true });
       const names = addEfiDump(fake, d, 1, T0);
       const crash = join(fake.dir, 'var/crash');
-      const r = run(['pstore', '--root', fake.dir, '--dir', '/var/crash'], `mount -t tmpfs -o ${opts},mode=0700 tmpfs '${crash}'`);
+      const r = run(['pstore', '--root', fake.dir, '--dir', crash], `mount -t tmpfs -o ${opts},mode=0700 tmpfs '${crash}'`);
       assert.equal(r.code, 1, r.stderr);
       const errLines = r.stderr.trimEnd().split('\n');
       assert.match(errLines[0]!, /^kdumpkit: error: /);
@@ -291,9 +291,9 @@ test('CLI: --json report, --dir from /etc/kdumpkit.conf, text output, --help, us
     assert.match(h.stdout, /Usage:\n {2}kdumpkit pstore /);
     assert.match(h.stdout, /Examples:/);
     assert.match(h.stdout, /--keep-records/);
-    const bad = run(['pstore', '--root', fake.dir, '--dir', 'relative']);
+    const bad = run(['pstore', '--root', fake.dir, '--bogus']);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^kdumpkit: error: pstore: --dir relative: must be an absolute path/);
+    assert.match(bad.stderr, /^kdumpkit: error: pstore: /);
   } finally {
     fake.remove();
   }

@@ -36,7 +36,7 @@ function collectFixture(name: string): { entry: PstoreEntryReport & { dmesg: str
   const fake = fakePstoreRoot();
   try {
     for (const [file, secs] of Object.entries(mtimes)) fake.add(file, readFileSync(join(dir, file)), secs);
-    const r = collectPstore({ root: fake.root, crashDir: '/var/crash' });
+    const r = collectPstore({ root: fake.root, crashDir: fake.root.path('/var/crash') });
     assert.deepEqual(r.errors, []);
     assert.deepEqual(readdirSync(fake.pstore), []);
     const entry = r.entries[0]!;

@@ -1,12 +1,12 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { chooseCrashDir } from '../../catalog/location.js';
 import { initZstd } from '../../formats/codecs/zstd.js';
-import { readConfig } from '../../host/config.js';
 import { collectPstore } from '../../host/pstore-collect.js';
 import { PSTORE_DIR } from '../../host/pstore-records.js';
 import { HostRoot } from '../../host/root.js';
 import { renderJson } from '../../report/json.js';
 import { renderPstoreText } from '../../report/pstore-text.js';
-import { KdumpkitError, UsageError } from '../../util/errors.js';
+import { KdumpkitError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
 
 const options = {
@@ -49,8 +49,9 @@ already in an entry (same name and sha256) are only removed. console/pmsg record
 crash record stay where they are: ramoops keeps the console of every boot, and a clean reboot
 is not a crash.
 
-CRASHDIR is --dir, else 'dir' of /etc/kdumpkit.conf, else /var/crash. With --root, both the
-pstore directory and CRASHDIR are paths under DIR (a fake root or a mounted system image).
+CRASHDIR is --dir as given, else 'dir' of /etc/kdumpkit.conf, else /var/crash; with --root
+(a fake root or a mounted system image) the pstore directory and the configured or default
+CRASHDIR are taken under DIR, as for list, show, prune and bundle.
 At boot the kdumpkit pstore unit runs 'kdumpkit pstore --dir CRASHDIR'.
 
 Output: per crash where it went (or would go), each dump's reason#count, backend, time, parts
@@ -73,12 +74,7 @@ Examples:
   async run(args, io) {
     const v = args.values;
     const root = new HostRoot(v.root ?? '/');
-    let dir = v.dir;
-    if (dir !== undefined && !isAbsolute(dir)) {
-      if (root.isFake) throw new UsageError(`pstore: --dir ${dir}: must be an absolute path under --root ${root.dir}`);
-      dir = resolve(dir);
-    }
-    const crashDir = dir ?? readConfig(root).config.dir;
+    const crashDir = resolve(chooseCrashDir(root, v.dir).dir);
     // Records from Linux 4.19-6.4 may be zstd frames; the WebAssembly decoder loads once.
     await initZstd();
     const report = collectPstore({ root, crashDir, dryRun: v['dry-run'] === true, keepRecords: v['keep-records'] === true });
