@@ -79,6 +79,8 @@ function cmdlineShell(extra: string): string {
     '        esac',
     '    done',
     '    set +f',
+    // The config's extra options are one literal single-quoted word, $ and all.
+    ...(extra ? ['    # shellcheck disable=SC2016'] : []),
     `    append="\${append# } ${CAPTURE_PARAMS.join(' ')}${extra ? ' ' : ''}"${extra ? `${shq(extra)}` : ''}`,
     '}',
   ].join('\n');

@@ -14,6 +14,7 @@
  * `kdumpkit` found on PATH when installed there, else this install's node binary followed by
  * its dist/src/cli/main.js (see kdumpkitCommand()).
  */
+import { lstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { LOAD_UNIT, SAVE_UNIT } from './capture-cmdline.js';
@@ -45,9 +46,12 @@ function cmd(argv: readonly string[]): string {
   return argv.map(word).join(' ').replace(/%/g, '%%').replace(/\$/g, '$$$$');
 }
 
-/** A path for unit directives other than Exec (only %-specifiers are expanded there). */
+/**
+ * A path for RequiresMountsFor= (a space-separated list, words unquoted as in systemd.syntax(7);
+ * only %-specifiers are expanded there).
+ */
 function pathArg(p: string): string {
-  return p.replace(/%/g, '%%');
+  return word(p).replace(/%/g, '%%');
 }
 
 const HEADER = '# Written by `kdumpkit setup`; edit /etc/kdumpkit.conf and run `kdumpkit setup` again instead of editing this file.\n';
@@ -133,5 +137,12 @@ export function wantedBy(unit: string): string {
 
 /** Whether `unit` is enabled in `root` (the symlink `systemctl enable` makes for its WantedBy=). */
 export function unitEnabled(root: HostRoot, unit: string): boolean {
-  return root.exists(`${UNIT_DIR}/${wantedBy(unit)}.wants/${unit}`);
+  // lstat: the link's target is absolute on the machine (/etc/systemd/system/UNIT), which under
+  // a --root prefix does not resolve; the link itself is what `enable` makes.
+  try {
+    lstatSync(root.path(`${UNIT_DIR}/${wantedBy(unit)}.wants/${unit}`));
+    return true;
+  } catch {
+    return false;
+  }
 }
