@@ -57,20 +57,15 @@ export function unifiedDiff(path: string, oldText: string | undefined, newText: 
   if (oldText === newText) return '';
   const A = splitLines(oldText ?? '');
   const B = splitLines(newText ?? '');
-  const script = editScript(A.lines, B.lines);
-  const ops: Op[] = script.map((s) => {
-    if (s.kind === '+') return { kind: '+', text: B.lines[s.bi]!, noEol: B.noEol && s.bi === B.lines.length - 1 };
-    const noEol = A.noEol && s.ai === A.lines.length - 1;
-    // A kept last line whose newline status differs is a change, not context.
-    return { kind: s.kind, text: A.lines[s.ai]!, noEol };
-  });
-  // Fix up: a common last line that lost or gained its newline becomes '-' then '+'.
-  const lastKeep = script.length - 1;
-  if (script[lastKeep]?.kind === ' ' && A.noEol !== B.noEol) {
-    const s = script[lastKeep]!;
-    ops.splice(lastKeep, 1, { kind: '-', text: A.lines[s.ai]!, noEol: A.noEol }, { kind: '+', text: B.lines[s.bi]!, noEol: B.noEol });
-    script.splice(lastKeep, 1, { kind: '-', ai: s.ai, bi: s.bi }, { kind: '+', ai: s.ai + 1, bi: s.bi });
-  }
+  // A last line without a newline differs from the same text with one (diff -u shows it as
+  // changed), so it is compared with a marker no line can contain.
+  const key = (f: { lines: string[]; noEol: boolean }): string[] => f.lines.map((l, i) => (f.noEol && i === f.lines.length - 1 ? l + '\n' : l));
+  const script = editScript(key(A), key(B));
+  const ops: Op[] = script.map((s) =>
+    s.kind === '+'
+      ? { kind: '+', text: B.lines[s.bi]!, noEol: B.noEol && s.bi === B.lines.length - 1 }
+      : { kind: s.kind, text: A.lines[s.ai]!, noEol: A.noEol && s.ai === A.lines.length - 1 },
+  );
   const changed = ops.map((o, k) => (o.kind !== ' ' ? k : -1)).filter((k) => k >= 0);
   if (changed.length === 0) return '';
   const out = [`--- ${oldText === undefined ? '/dev/null' : `a${path}`}`, `+++ ${newText === undefined ? '/dev/null' : `b${path}`}`];
