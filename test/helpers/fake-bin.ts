@@ -17,7 +17,7 @@ export interface FakeBin {
   calls(): string[][];
 }
 
-const RECORD = `printf '%s' "$(basename "$0")" >> "$FAKE_LOG"; for a in "$@"; do printf '\\t%s' "$a" >> "$FAKE_LOG"; done; printf '\\n' >> "$FAKE_LOG"\n`;
+const RECORD = `printf '%s' "\${0##*/}" >> "$FAKE_LOG"; for a in "$@"; do printf '\\t%s' "$a" >> "$FAKE_LOG"; done; printf '\\n' >> "$FAKE_LOG"\n`;
 
 const SYSTEMCTL = `root=
 enable=
@@ -41,7 +41,8 @@ export function fakeBin(names: readonly string[], fail: readonly string[] = []):
   const log = join(dir, 'calls.log');
   writeFileSync(log, '');
   for (const n of names) {
-    const body = `#!/bin/sh\nFAKE_LOG=${JSON.stringify(log)}\n${RECORD}${n === 'systemctl' ? SYSTEMCTL : ''}${fail.includes(n) ? 'echo "fake failure" >&2\nexit 1\n' : 'exit 0\n'}`;
+    // The caller's PATH may hold only fakes; the fake's own helpers (sed, ln) come from the system.
+    const body = `#!/bin/sh\nPATH=/usr/bin:/bin\nFAKE_LOG=${JSON.stringify(log)}\n${RECORD}${n === 'systemctl' ? SYSTEMCTL : ''}${fail.includes(n) ? 'echo "fake failure" >&2\nexit 1\n' : 'exit 0\n'}`;
     writeFileSync(join(dir, n), body);
     chmodSync(join(dir, n), 0o755);
   }
