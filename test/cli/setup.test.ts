@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO } from '../helpers/dumps.js';
+import { IN_CI, REPO } from '../helpers/dumps.js';
 import { fakeMachine } from '../helpers/fake-roots.js';
 import { fakeBin, snapshotTree } from '../helpers/fake-bin.js';
 
@@ -108,6 +108,55 @@ test('setup errors: malformed config names file:line (exit 1); bad options are u
     assert.deepEqual(snapshotTree(m.dir), snap);
     oneLineError(run('', 'setup', '--root', m.dir, '--bootloader', 'lilo'), 2, /unknown --bootloader 'lilo'/);
     oneLineError(run('', 'setup', '--root', m.dir, '--crashkernel', '256Q'), 2, /bad --crashkernel '256Q'/);
+  } finally {
+    m.remove();
+  }
+});
+
+/** Runs the CLI on a pseudo-terminal (python3's pty module), answering the confirmation prompt. */
+function runOnTty(path: string, answer: string, ...args: string[]): { code: number | null; out: string } {
+  const py = `import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(sys.argv[1], sys.argv[1:-2], {'PATH': sys.argv[-2]})
+out, sent = b'', False
+while True:
+    try:
+        d = os.read(fd, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+    if not sent and b'[y/N]' in out:
+        os.write(fd, sys.argv[-1].encode() + b'\\n')
+        sent = True
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+sys.exit(os.waitstatus_to_exitcode(st))`;
+  const r = spawnSync('python3', ['-c', py, process.execPath, MAIN, ...args, path, answer], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout };
+}
+
+test('on a terminal setup shows the diff and asks; no keeps everything, yes applies', (t) => {
+  if (spawnSync('python3', ['-c', 'import pty'], { encoding: 'utf8' }).status !== 0) {
+    if (IN_CI) assert.fail('python3 missing (CI installs it)');
+    return t.skip('python3 not installed');
+  }
+  const bin = fakeBin(TOOLS);
+  const m = fakeMachine('arch-systemd-boot');
+  try {
+    const snap = snapshotTree(m.dir);
+    const no = runOnTty(bin.dir, 'n', 'setup', '--root', m.dir);
+    assert.equal(no.code, 1, no.out);
+    assert.match(no.out, /\+options root=UUID=\S+ rw crashkernel=/);
+    assert.match(no.out, /Apply these changes\? \[y\/N\]/);
+    assert.match(no.out, /Nothing was written\./);
+    assert.deepEqual(snapshotTree(m.dir), snap);
+    const yes = runOnTty(bin.dir, 'y', 'setup', '--root', m.dir);
+    assert.equal(yes.code, 0, yes.out);
+    assert.match(m.read('/boot/loader/entries/arch.conf'), /^options .* crashkernel=/m);
+    assert.deepEqual(bin.calls(), [['systemctl', `--root=${m.dir}`, 'enable', 'kdumpkit-load.service', 'kdumpkit-pstore.service']]);
   } finally {
     m.remove();
   }
