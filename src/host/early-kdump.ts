@@ -207,7 +207,7 @@ export function editMkinitcpioConf(text: string, file = MKINITCPIO_CONF): { text
 
 /**
  * The early-kdump files for the generators this root has: mkinitcpio when /etc/mkinitcpio.conf
- * exists, dracut when `dracut` is on PATH or /usr/lib/dracut exists. `kernel`/`initrd` are the
+ * exists, dracut when /usr/lib/dracut exists (or, on the live root, `dracut` is on PATH). `kernel`/`initrd` are the
  * capture kernel and capture initramfs (host paths).
  */
 export function planEarly(root: HostRoot, c: KdumpkitConfig, kernel: string | undefined, release: string | undefined): EarlyPlan {
@@ -237,7 +237,8 @@ export function planEarly(root: HostRoot, c: KdumpkitConfig, kernel: string | un
     if (!c.initrd) push(['mkinitcpio', '-k', kernel, '-g', CAPTURE_INITRD, '-S', 'kdumpkit'], 'build the capture initramfs (without the kdumpkit hook)');
     push(['mkinitcpio', '-P'], 'rebuild the initramfs images with the kdumpkit hook');
   }
-  if (root.which('dracut') || root.isDirectory('/usr/lib/dracut')) {
+  // A fake root's dracut is its /usr/lib/dracut; the dracut on PATH belongs to this machine.
+  if (root.isDirectory('/usr/lib/dracut') || (!root.isFake && root.which('dracut'))) {
     generators.push('dracut');
     files.push({ path: `${DRACUT_MODULE_DIR}/module-setup.sh`, content: dracutModuleSetup(kernel, initrd), mode: 0o755, why: 'dracut module: adds kexec and the capture kernel to the initramfs' });
     files.push({ path: `${DRACUT_MODULE_DIR}/kdumpkit-early.sh`, content: dracutEarlyScript(c.cmdline), mode: 0o755, why: 'dracut hook: kexec -p in the initramfs' });

@@ -135,7 +135,13 @@ export function planSetup(root: HostRoot, o: SetupOptions): SetupPlan {
 
   // The same command twice (mkinitcpio -P for the UKIs and for the early hook): run it once, at
   // its last place, after everything it depends on (the capture initramfs) has been built.
-  const deduped = actions.filter((a, i) => !actions.slice(i + 1).some((b) => b.argv.join('\0') === a.argv.join('\0')));
+  // A program that is not installed is known now, before anything is written: the action is
+  // skipped with a note that says what to run, instead of failing after the files changed (a
+  // second run would see no change and never run it).
+  const deduped = actions
+    .filter((a, i) => !actions.slice(i + 1).some((b) => b.argv.join('\0') === a.argv.join('\0')))
+    .map((a) => (a.skip || root.which(a.argv[0]!) ? a : { ...a, skip: `${a.argv[0]} is not on PATH: run '${a.argv.join(' ')}' yourself once it is installed` }));
+  for (const a of deduped) if (a.skip && /is not on PATH/.test(a.skip)) warnings.push(a.skip);
 
   return {
     root: root.dir,

@@ -281,6 +281,7 @@ test('early kdump with dracut: module files, dracut.conf.d, rebuild actions (ski
   const bin = fakeBin(TOOLS);
   const m = fakeMachine('fedora-bls', { path: bin.dir });
   try {
+    m.set('/usr/lib/dracut/modules.d/.keep', '');
     const plan = planSetup(m.root, opts({ early: true }));
     const paths = plan.changes.map((c) => c.path);
     for (const p of ['/usr/lib/dracut/modules.d/99kdumpkit/module-setup.sh', '/usr/lib/dracut/modules.d/99kdumpkit/kdumpkit-early.sh', '/etc/dracut.conf.d/99-kdumpkit.conf']) assert.ok(paths.includes(p), p);
@@ -359,6 +360,21 @@ test('early-kdump hook scripts pass shellcheck', (t) => {
     const r = spawnSync('sh', ['-c', `${hook}\nkdumpkit_cmdline\nprintf '%s' "$append"`], { encoding: 'utf8', cwd: dir });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, captureCmdline(running, "console=ttyS0,115200 it's \"quoted\" $HOME *"));
+  } finally {
+    m.remove();
+  }
+});
+
+test('an action whose program is not installed is skipped with a note at plan time, not failed after writing', () => {
+  const m = fakeMachine('debian-grub');
+  try {
+    const plan = planSetup(m.root, opts());
+    const grub = plan.actions.find((a) => a.argv[0] === 'grub-mkconfig');
+    assert.match(grub?.skip ?? '', /^grub-mkconfig is not on PATH: run 'grub-mkconfig -o .*\/boot\/grub\/grub\.cfg' yourself/);
+    assert.ok(plan.warnings.some((w) => w.startsWith('grub-mkconfig is not on PATH')));
+    const r = applyPlan(m.root, plan.changes, plan.actions);
+    assert.ok(r.actions.every((a) => a.status === 'skipped'));
+    assert.match(m.read('/etc/default/grub'), /crashkernel=/);
   } finally {
     m.remove();
   }
