@@ -77,7 +77,9 @@ export function loadUnit(kdumpkit: readonly string[]): string {
 }
 
 export function saveUnit(kdumpkit: readonly string[], c: KdumpkitConfig): string {
-  const exec = [`ExecStart=${cmd([...kdumpkit, 'save', '--level', String(c.level), '--compress', c.compress, '/proc/vmcore', c.dir])}`];
+  // --threads 0: compress on the main thread; the capture kernel runs with nr_cpus=1 in a
+  // reservation of a few hundred MB, where a worker thread's extra V8 heap is memory not spare.
+  const exec = [`ExecStart=${cmd([...kdumpkit, 'save', '--level', String(c.level), '--compress', c.compress, '--threads', '0', '/proc/vmcore', c.dir])}`];
   if (c.keep > 0) exec.push(`ExecStart=${cmd([...kdumpkit, 'prune', '--dir', c.dir, '--keep', String(c.keep)])}`);
   const reboot = c.reboot ? `SuccessAction=reboot\nFailureAction=reboot\n` : '';
   return (

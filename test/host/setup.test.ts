@@ -52,7 +52,7 @@ for (const layout of LAYOUTS) {
       // Files: config with early kept, units, crashkernel= where this bootloader reads it.
       assert.match(m.read('/etc/kdumpkit.conf'), new RegExp(`^early = ${early ? 'yes' : 'no'}$`, 'm'));
       assert.match(m.read('/etc/systemd/system/kdumpkit-load.service'), /^ExecStart=.* load$/m);
-      assert.match(m.read('/etc/systemd/system/kdumpkit-save.service'), /^ExecStart=.* save --level 31 --compress zstd \/proc\/vmcore \/var\/crash$/m);
+      assert.match(m.read('/etc/systemd/system/kdumpkit-save.service'), /^ExecStart=.* save --level 31 --compress zstd --threads 0 \/proc\/vmcore \/var\/crash$/m);
       assert.match(m.read('/etc/systemd/system/kdumpkit-pstore.service'), /^ExecStart=.* pstore --dir \/var\/crash$/m);
       for (const f of BOOT_FILES[layout]) {
         const text = m.read(f);
@@ -130,7 +130,7 @@ test('existing values are kept; --crashkernel replaces the old reservation and i
     const conf = m.read('/etc/kdumpkit.conf');
     for (const line of ['level = 17', 'compress = zlib', 'dir = /srv/crash', 'keep = 0', 'reboot = no', 'pstore = no', 'cmdline = console=ttyS0', 'crashkernel = 256M']) assert.match(conf, new RegExp(`^${line}$`, 'm'));
     const save = m.read('/etc/systemd/system/kdumpkit-save.service');
-    assert.match(save, /save --level 17 --compress zlib \/proc\/vmcore \/srv\/crash$/m);
+    assert.match(save, /save --level 17 --compress zlib --threads 0 \/proc\/vmcore \/srv\/crash$/m);
     assert.doesNotMatch(save, /prune|SuccessAction|FailureAction/);
     assert.match(save, /^RequiresMountsFor=\/srv\/crash$/m);
     assert.ok(!existsSync(join(m.dir, 'etc/systemd/system/kdumpkit-pstore.service')));
