@@ -203,7 +203,9 @@ function isArch(root: HostRoot): boolean {
 /**
  * The grub.cfg regeneration. With a fake root the output goes under the root
  * (`grub-mkconfig -o ROOT/boot/grub/grub.cfg`; update-grub takes no -o, so grub-mkconfig is used
- * for it too), so nothing of the machine running kdumpkit is rewritten.
+ * for it too), so nothing of the machine running kdumpkit is rewritten. grub-mkconfig has no
+ * root option: it still reads the running system's /etc/default/grub and kernels, so for a
+ * mounted system image the right grub.cfg comes from running it in a chroot (said in --help).
  */
 function grubAction(root: HostRoot): Action {
   const fedora = isFedoraLike(root) || root.exists('/boot/grub2/grub.cfg');

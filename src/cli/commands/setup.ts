@@ -40,7 +40,8 @@ unified diff, asks (on a terminal; --yes for scripts), then writes. Running it a
 nothing ("Nothing to change") unless a file was edited or an option changed.
 
 What it writes:
-  /etc/kdumpkit.conf        existing values kept (keys: ${Object.keys(CONFIG_KEYS).join(', ')})
+  /etc/kdumpkit.conf        existing values kept; keys:
+                            ${Object.keys(CONFIG_KEYS).join(', ')}
   /etc/systemd/system/kdumpkit-load.service    runs 'kdumpkit load' at boot (kexec -p),
                             'kdumpkit unload' when stopped
   /etc/systemd/system/kdumpkit-save.service    runs in the capture kernel (systemd.unit= on its
@@ -67,9 +68,12 @@ Safety: every file is written to a temp file in its directory, fsynced, and rena
 old one, which is first copied to FILE${BACKUP_SUFFIX} (FILE${BACKUP_SUFFIX}.1, .2, ... when
 taken). Bad input files (e.g. /etc/default/grub without GRUB_CMDLINE_LINUX) stop it before
 anything is written. If writing fails halfway, each file is either old or new and the error
-lists what was changed. With --root DIR (a mounted system or a test tree) nothing of this
-machine is touched: grub-mkconfig writes DIR/boot/grub/grub.cfg, 'systemctl --root=DIR
-enable' makes the symlinks, daemon-reload and initramfs rebuilds are skipped with a note.
+lists what was changed. A program that is not installed is skipped with a note saying what to
+run. With --root DIR (a test tree or a mounted system) files are written under DIR only:
+'grub-mkconfig -o DIR/boot/grub/grub.cfg' (grub-mkconfig itself reads the running system's
+kernels and /etc/default/grub: for a mounted system, run it in a chroot), 'systemctl
+--root=DIR enable' makes the symlinks, and daemon-reload and initramfs/UKI rebuilds are
+skipped with a note.
 
 Output: the bootloader and how it was found, the crashkernel= value and its source, each file
 (create/modify/remove/keep) with its diff, the commands to run, and whether a reboot is needed
