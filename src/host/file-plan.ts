@@ -21,7 +21,7 @@
  * the rest (regenerating grub.cfg from a half-written set of files is what we avoid).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants as fsConstants, copyFileSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KdumpkitError } from '../util/errors.js';
 import type { HostRoot } from './root.js';
@@ -107,6 +107,16 @@ function writeTemp(real: string, content: string, mode: number): string {
   return tmp;
 }
 
+/** Gives `path` the owner of `like` when that exists (best effort: only root may chown). */
+function keepOwner(like: string, path: string): void {
+  try {
+    const st = statSync(like);
+    chownSync(path, st.uid, st.gid);
+  } catch {
+    // `like` is new, or we are not root: the file keeps our own owner.
+  }
+}
+
 function freeBackupName(root: HostRoot, hostPath: string): string {
   let name = hostPath + BACKUP_SUFFIX;
   for (let n = 1; root.exists(name); n++) name = `${hostPath}${BACKUP_SUFFIX}.${n}`;
@@ -126,7 +136,9 @@ export function applyPlan(root: HostRoot, changes: readonly FileChange[], action
       const real = root.path(c.path);
       try {
         mkdirSync(dirname(real), { recursive: true, mode: 0o755 });
-        temps.push(writeTemp(real, c.new, c.mode));
+        const tmp = writeTemp(real, c.new, c.mode);
+        temps.push(tmp);
+        keepOwner(real, tmp);
       } catch (e) {
         throw new ApplyError(`${real}: cannot write: ${errno(e)}; nothing was changed`, [], (e as NodeJS.ErrnoException).code === 'EACCES' ? 'Run as root.' : undefined);
       }
@@ -144,7 +156,10 @@ export function applyPlan(root: HostRoot, changes: readonly FileChange[], action
       hooks.beforeCommit?.(c.path, i);
       if (c.old !== undefined) {
         const bak = freeBackupName(root, c.path);
-        copyFileSync(real, root.path(bak));
+        copyFileSync(real, root.path(bak), fsConstants.COPYFILE_EXCL);
+        // The backup is as private as the original (copyFile creates it with the umask's mode).
+        chmodSync(root.path(bak), statSync(real).mode & 0o7777);
+        keepOwner(real, root.path(bak));
         fsyncPath(root.path(bak));
         backups.push(bak);
       }

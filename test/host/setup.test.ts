@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeMachine, LAYOUTS, type Layout } from '../helpers/fake-roots.js';
@@ -138,6 +138,8 @@ test('existing values are kept; --crashkernel replaces the old reservation and i
 
     // The config now says 256M, so a plain second run keeps it.
     assert.deepEqual(planSetup(m.root, opts()).changes, []);
+    // A private file stays private, and so does its backup.
+    chmodSync(join(m.dir, 'etc/default/grub'), 0o600);
     // A new value: the first backup stays, the next one gets .1.
     const firstBak = m.read('/etc/default/grub.kdumpkit-bak');
     const p2 = planSetup(m.root, opts({ crashkernel: '512M' }));
@@ -146,6 +148,8 @@ test('existing values are kept; --crashkernel replaces the old reservation and i
     assert.equal(m.read('/etc/default/grub.kdumpkit-bak'), firstBak);
     assert.match(m.read('/etc/default/grub.kdumpkit-bak.1'), /crashkernel=256M/);
     assert.match(m.read('/etc/default/grub'), /crashkernel=512M'$/m);
+    assert.equal(statSync(join(m.dir, 'etc/default/grub')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(m.dir, 'etc/default/grub.kdumpkit-bak.1')).mode & 0o777, 0o600);
   } finally {
     m.remove();
   }
