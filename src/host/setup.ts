@@ -95,7 +95,11 @@ export function planSetup(root: HostRoot, o: SetupOptions): SetupPlan {
   const kdumpkit = o.kdumpkit ?? kdumpkitCommand(root);
 
   const wanted: Array<{ path: string; content: string | undefined; mode: number; why: string }> = [];
-  wanted.push({ path: CONFIG_PATH, content: formatConfig(config), mode: 0o644, why: 'kdumpkit configuration (existing values kept)' });
+  // A file that already says what we want is left as the user wrote it (comments, order); it
+  // is rewritten in the canonical format only when a value changes (--crashkernel, --early).
+  const sameConfig = cfg.exists && (Object.keys(config) as (keyof KdumpkitConfig)[]).every((k) => config[k] === cfg.config[k]);
+  const configText = sameConfig ? root.read(CONFIG_PATH)! : formatConfig(config);
+  wanted.push({ path: CONFIG_PATH, content: configText, mode: 0o644, why: 'kdumpkit configuration (existing values kept)' });
   wanted.push({ path: `${UNIT_DIR}/${LOAD_UNIT}`, content: loadUnit(kdumpkit), mode: 0o644, why: 'loads the capture kernel at boot' });
   wanted.push({ path: `${UNIT_DIR}/${SAVE_UNIT}`, content: saveUnit(kdumpkit, config), mode: 0o644, why: 'saves the dump in the capture kernel' });
   const pstorePath = `${UNIT_DIR}/${PSTORE_UNIT}`;

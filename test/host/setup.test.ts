@@ -136,6 +136,20 @@ test('existing values are kept; --crashkernel replaces the old reservation and i
     assert.ok(!existsSync(join(m.dir, 'etc/systemd/system/kdumpkit-pstore.service')));
     assert.deepEqual(bin.calls().at(-1), ['systemctl', `--root=${m.dir}`, 'enable', 'kdumpkit-load.service']);
 
+    // A config the user wrote that already says it all is not reformatted.
+    const mine = '# my settings\nlevel = 1\n';
+    m.set('/etc/kdumpkit.conf', mine + conf.split('\n').filter((l) => !l.startsWith('level') && !l.startsWith('#')).join('\n'));
+    const mineText = m.read('/etc/kdumpkit.conf');
+    const pMine = planSetup(m.root, opts());
+    assert.ok(pMine.unchanged.includes('/etc/kdumpkit.conf'));
+    assert.equal(pMine.config.level, 1);
+    applyPlan(m.root, pMine.changes, pMine.actions);
+    assert.equal(m.read('/etc/kdumpkit.conf'), mineText);
+    assert.match(m.read('/etc/systemd/system/kdumpkit-save.service'), /save --level 1 /);
+    // Back to the canonical file (level 17) for the rest of the test.
+    m.set('/etc/kdumpkit.conf', conf);
+    const back = planSetup(m.root, opts());
+    applyPlan(m.root, back.changes, back.actions);
     // The config now says 256M, so a plain second run keeps it.
     assert.deepEqual(planSetup(m.root, opts()).changes, []);
     // A private file stays private, and so does its backup.
