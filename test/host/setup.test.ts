@@ -397,3 +397,39 @@ test('an action whose program is not installed is skipped with a note at plan ti
     m.remove();
   }
 });
+
+test('UKI outside Arch rebuilds with kernel-install (skipped with a note on a fake root)', () => {
+  const m = fakeMachine('fedora-bls');
+  try {
+    m.set('/boot/efi/EFI/Linux/fedora.efi', 'MZ fake UKI');
+    m.set('/etc/default/grub', undefined);
+    const plan = planSetup(m.root, opts());
+    assert.equal(plan.bootloader, 'kernel-cmdline');
+    const ki = plan.actions.find((a) => a.argv[0] === 'kernel-install');
+    assert.deepEqual(ki?.argv, ['kernel-install', 'add', '6.11.4-301.fc41.x86_64', '/boot/vmlinuz-6.11.4-301.fc41.x86_64']);
+    assert.match(ki?.skip ?? '', /not the running system: run 'kernel-install add /);
+  } finally {
+    m.remove();
+  }
+});
+
+test('pstore = no removes an earlier pstore unit (with a backup) and disables it', () => {
+  const bin = fakeBin(TOOLS);
+  const m = fakeMachine('arch-grub', { path: bin.dir });
+  try {
+    const first = planSetup(m.root, opts());
+    applyPlan(m.root, first.changes, first.actions);
+    const unit = m.read('/etc/systemd/system/kdumpkit-pstore.service');
+    m.set('/etc/kdumpkit.conf', m.read('/etc/kdumpkit.conf').replace('pstore = yes', 'pstore = no'));
+    const plan = planSetup(m.root, opts());
+    const rm = plan.changes.find((c) => c.path === '/etc/systemd/system/kdumpkit-pstore.service');
+    assert.equal(rm?.new, undefined);
+    assert.deepEqual(plan.actions.at(-1)?.argv, ['systemctl', `--root=${m.dir}`, 'disable', 'kdumpkit-pstore.service']);
+    applyPlan(m.root, plan.changes, plan.actions);
+    assert.ok(!existsSync(join(m.dir, 'etc/systemd/system/kdumpkit-pstore.service')));
+    assert.equal(m.read('/etc/systemd/system/kdumpkit-pstore.service.kdumpkit-bak'), unit);
+    assert.match(m.read('/etc/systemd/system/kdumpkit-save.service'), /--compress zstd/);
+  } finally {
+    m.remove();
+  }
+});
