@@ -22,6 +22,11 @@ function splitLines(text: string): { lines: string[]; noEol: boolean } {
 function editScript(a: readonly string[], b: readonly string[]): Array<{ kind: ' ' | '-' | '+'; ai: number; bi: number }> {
   const n = a.length;
   const m = b.length;
+  // Past ~4M cells (two 2000-line files) the table costs more than the diff is worth: show the
+  // change as "all old lines out, all new lines in", still a correct diff.
+  if ((n + 1) * (m + 1) > 4_000_000) {
+    return [...a.map((_, ai) => ({ kind: '-' as const, ai, bi: 0 })), ...b.map((_, bi) => ({ kind: '+' as const, ai: n, bi }))];
+  }
   // lcs[i][j]: length of the LCS of a[i..] and b[j..], in one flat array.
   const w = m + 1;
   const lcs = new Uint32Array((n + 1) * w);

@@ -93,3 +93,10 @@ function applyUnified(a: string, diff: string): string {
   while (pos < src.length) out.push(src[pos++]!);
   return out.join('\n') + (noEol || out.length === 0 ? '' : '\n');
 }
+
+test('unifiedDiff: very large inputs still give a correct diff, without the quadratic table', () => {
+  const a = Array.from({ length: 3000 }, (_, i) => `a${i}`).join('\n') + '\n';
+  const b = a.replace('a1500\n', 'b1500\n');
+  const d = unifiedDiff('/big', a, b);
+  assert.equal(applyUnified(a, d), b);
+});
