@@ -143,6 +143,10 @@ export function planSetup(root: HostRoot, o: SetupOptions): SetupPlan {
   // skipped with a note that says what to run, instead of failing after the files changed (a
   // second run would see no change and never run it).
   const deduped = actions
+    .map((a, i) => {
+      const same = actions.filter((b) => b.argv.join('\0') === a.argv.join('\0'));
+      return same.length > 1 && actions.lastIndexOf(same.at(-1)!) === i ? { ...a, why: [...new Set(same.map((b) => b.why))].join('; ') } : a;
+    })
     .filter((a, i) => !actions.slice(i + 1).some((b) => b.argv.join('\0') === a.argv.join('\0')))
     .map((a) => (a.skip || root.which(a.argv[0]!) ? a : { ...a, skip: `${a.argv[0]} is not on PATH: run '${a.argv.join(' ')}' yourself once it is installed` }));
   for (const a of deduped) if (a.skip && /is not on PATH/.test(a.skip)) warnings.push(a.skip);
