@@ -29,6 +29,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   show: { summary: 'the report of one saved crash (from its report.json, or analyzed now)', load: async () => (await import('./commands/show.js')).default as unknown as CommandSpec },
   prune: { summary: 'delete the oldest crashes beyond --keep N, never the newest complete dump', load: async () => (await import('./commands/prune.js')).default as unknown as CommandSpec },
   bundle: { summary: 'one tar.gz of a crash to attach to a bug report (log, reports, system facts)', load: async () => (await import('./commands/bundle.js')).default as unknown as CommandSpec },
+  setup: { summary: 'set this machine up for kdump: config, systemd units, crashkernel=, early-kdump hooks', load: async () => (await import('./commands/setup.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
