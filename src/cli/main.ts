@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { KdumpkitError, UsageError } from '../util/errors.js';
 import { parseCommandArgs, renderCommandHelp, type CommandSpec, type Io } from './command.js';
+import { KDUMPKIT_VERSION as VERSION } from '../util/version.js';
 
 /** Commands load lazily so `kdumpkit info` does not pay for analysis code. */
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CommandSpec> }>> = {
@@ -32,7 +33,6 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   setup: { summary: 'set this machine up for kdump: config, systemd units, crashkernel=, early-kdump hooks', load: async () => (await import('./commands/setup.js')).default as unknown as CommandSpec },
 };
 
-const VERSION = '0.1.0';
 
 function topHelp(): string {
   const names = Object.keys(COMMANDS);

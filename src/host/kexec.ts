@@ -52,6 +52,7 @@ import { approxSize } from './recommend.js';
 import { kernelFiles } from './boot-images.js';
 import { CONFIG_PATH, type KdumpkitConfig } from './config.js';
 import { explainKexecFailure, type KexecExplanation } from './kexec-errors.js';
+import type { Finding, FindingStatus } from './findings.js';
 import type { HostRoot } from './root.js';
 import type { KdumpState } from './state.js';
 
@@ -61,16 +62,11 @@ export const SYSCALL_MODES: readonly SyscallMode[] = ['auto', 'file', 'load'];
 /** x86's COMMAND_LINE_SIZE (arch/x86/include/asm/setup.h), including the terminating NUL. */
 export const COMMAND_LINE_SIZE = 2048;
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
+export type CheckStatus = FindingStatus;
 
 /** One thing `load` looked at before running kexec (the shape of check's findings). */
-export interface LoadCheck {
-  readonly id: string;
-  readonly status: CheckStatus;
-  readonly title: string;
-  readonly why?: string;
-  readonly fix?: string;
-}
+/** A check `load` makes before running kexec: check's Finding, with `why` optional. */
+export type LoadCheck = Omit<Finding, 'why' | 'evidence'> & { readonly why?: string };
 
 export interface SyscallChoice {
   readonly mode: SyscallMode;

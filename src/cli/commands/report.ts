@@ -10,8 +10,8 @@ import { TargetError } from '../../collect/target.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandSpec, Io } from '../command.js';
 import { KERNEL_HELP_NOTE, KERNEL_OPTION_HELP, KERNEL_OPTIONS, withContext } from './analyze.js';
+import { KDUMPKIT_VERSION as VERSION } from '../../util/version.js';
 
-const VERSION = '0.1.0';
 
 const options = { ...KERNEL_OPTIONS, html: { type: 'string' }, 'no-pages': { type: 'boolean' } } as const;
 
