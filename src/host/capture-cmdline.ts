@@ -49,6 +49,16 @@ export const REMOVED_PARAMS: ReadonlySet<string> = new Set([
  * last so the user can override any default (the kernel takes the last value of a parameter).
  */
 export function captureCmdline(running: string, extra = ''): string {
-  const kept = splitCmdline(running).filter((p) => !REMOVED_PARAMS.has(paramName(p)));
-  return [...kept, ...CAPTURE_PARAMS, ...splitCmdline(extra)].join(' ');
+  // Everything after a bare `--` is handed to init, not parsed by the kernel
+  // (init/main.c, parse_args stops there), so kernel parameters go before it.
+  const [kernel, init] = splitAtInitArgs(splitCmdline(running));
+  const [extraKernel, extraInit] = splitAtInitArgs(splitCmdline(extra));
+  const kept = kernel.filter((p) => !REMOVED_PARAMS.has(paramName(p)));
+  const initArgs = [...init, ...extraInit];
+  return [...kept, ...CAPTURE_PARAMS, ...extraKernel, ...(initArgs.length ? ['--', ...initArgs] : [])].join(' ');
+}
+
+function splitAtInitArgs(params: readonly string[]): [string[], string[]] {
+  const i = params.indexOf('--');
+  return i < 0 ? [[...params], []] : [params.slice(0, i), params.slice(i + 1)];
 }

@@ -62,17 +62,22 @@ function shq(s: string): string {
 
 /**
  * POSIX sh that sets $append to the capture command line (capture-cmdline.ts's rules): drops the
- * parameters in REMOVED_PARAMS, then adds CAPTURE_PARAMS and the config's `cmdline`.
+ * parameters in REMOVED_PARAMS, then adds CAPTURE_PARAMS and the config's `cmdline`, keeping
+ * init's arguments (after a bare `--`) last. (A `--` inside the config's `cmdline` is passed on
+ * as written.)
  */
 function cmdlineShell(extra: string): string {
   const removed = [...REMOVED_PARAMS].sort().join('|');
   return [
     'kdumpkit_cmdline() {',
     '    append=""',
+    '    init=""',
     '    read -r running < /proc/cmdline',
     '    # Split on blanks without expanding globs a parameter may contain.',
     '    set -f',
     '    for p in $running; do',
+    '        # After a bare -- the words are init\'s (init/main.c): they stay last.',
+    '        if [ -n "$init" ] || [ "$p" = "--" ]; then init="$init $p"; continue; fi',
     '        case "${p%%=*}" in',
     `            ${removed}) ;;`,
     '            *) append="$append $p" ;;',
@@ -81,7 +86,7 @@ function cmdlineShell(extra: string): string {
     '    set +f',
     // The config's extra options are one literal single-quoted word, $ and all.
     ...(extra ? ['    # shellcheck disable=SC2016'] : []),
-    `    append="\${append# } ${CAPTURE_PARAMS.join(' ')}${extra ? ' ' : ''}"${extra ? `${shq(extra)}` : ''}`,
+    `    append="\${append# } ${CAPTURE_PARAMS.join(' ')}${extra ? ' ' : ''}"${extra ? `${shq(extra)}` : ''}"$init"`,
     '}',
   ].join('\n');
 }

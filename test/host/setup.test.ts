@@ -374,7 +374,7 @@ test('early-kdump hook scripts pass shellcheck', (t) => {
       assert.equal(r.status, 0, `${s.path}:\n${r.stdout}${r.stderr}`);
     }
     // The hook computes the capture command line exactly as capture-cmdline.ts does.
-    const running = 'BOOT_IMAGE=/vmlinuz-linux root=UUID=x rw quiet crashkernel=256M hugepages=16 console=tty0 nr_cpus=4 glob=*';
+    const running = 'BOOT_IMAGE=/vmlinuz-linux root=UUID=x rw quiet crashkernel=256M hugepages=16 console=tty0 nr_cpus=4 glob=* -- single quiet';
     const proc = join(dir, 'cmdline');
     writeFileSync(proc, running + '\n');
     const hook = scripts.find((s) => s.path === '/etc/initcpio/hooks/kdumpkit')!.new!.replaceAll('/proc/cmdline', proc);

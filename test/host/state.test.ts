@@ -44,3 +44,10 @@ test('captureCmdline drops crashkernel/quiet/hugepages and appends the capture o
   const c = captureCmdline('BOOT_IMAGE=/boot/vmlinuz-6.1 root=UUID=x ro quiet crashkernel=256M hugepages=512 console=ttyS0,115200 nr_cpus=8', 'nr_cpus=2 mitigations=off');
   assert.equal(c, 'root=UUID=x ro console=ttyS0,115200 nr_cpus=1 reset_devices irqpoll systemd.unit=kdumpkit-save.service systemd.mask=kdumpkit-load.service panic=10 nr_cpus=2 mitigations=off');
 });
+
+test('captureCmdline keeps init arguments after a bare -- last (the kernel stops parsing there)', () => {
+  assert.equal(
+    captureCmdline('root=/dev/vda ro quiet -- --init-flag x', 'mitigations=off -- --more'),
+    'root=/dev/vda ro nr_cpus=1 reset_devices irqpoll systemd.unit=kdumpkit-save.service systemd.mask=kdumpkit-load.service panic=10 mitigations=off -- --init-flag x --more',
+  );
+});
