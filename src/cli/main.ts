@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   struct: { summary: "a struct's layout, or its members' values at an address (like crash's struct -o)", load: async () => (await import('./commands/struct.js')).default as unknown as CommandSpec },
   report: { summary: 'a crash report as one self-contained HTML page (or text / JSON)', load: async () => (await import('./commands/report.js')).default as unknown as CommandSpec },
   recommend: { summary: 'which crashkernel= to reserve for this RAM size and architecture, and why', load: async () => (await import('./commands/recommend.js')).default as unknown as CommandSpec },
+  rehearse: { summary: 'prove the kdump setup works: crash a throwaway VM with the same kernel and settings', load: async () => (await import('./commands/rehearse.js')).default as unknown as CommandSpec },
 };
 
 const VERSION = '0.1.0';
