@@ -11,7 +11,7 @@
  *                                        (arch/x86/kernel/setup.c)
  *   "crashkernel reserved: 0x... - 0x... (192 MB)"
  *                                        reserve_crashkernel_generic() since 6.6
- *                                        (kernel/crash_reserve.c)
+ *                                        (kernel/crash_reserve.c; base and base + size)
  *   "crashkernel reservation failed - ...", "...: crashkernel ... failed"
  *                                        either of them giving up
  *   "Kernel panic - not syncing: ..."    kernel/panic.c; after the capture kernel started it
@@ -105,7 +105,8 @@ export class ConsoleWatcher {
         const o = RESERVE_OLD.exec(text);
         if (o) f.reservation = at({ bytes: BigInt(o[1]!) << 20n, text });
         const n = RESERVE_NEW.exec(text);
-        if (n) f.reservation = at({ bytes: BigInt('0x' + n[2]!) - BigInt('0x' + n[1]!) + 1n, text });
+        // crash_reserve.c prints base and base + size (exclusive end).
+        if (n) f.reservation = at({ bytes: BigInt('0x' + n[2]!) - BigInt('0x' + n[1]!), text });
       }
       if (!f.reservation && !f.reservationFailure) {
         const r = RESERVE_FAIL.exec(text);

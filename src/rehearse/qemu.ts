@@ -26,7 +26,12 @@ export interface VmOptions {
   readonly disk: string;
   readonly accel: 'tcg' | 'kvm';
   readonly timeoutSeconds: number;
-  /** No console output this long after the crash, before the capture kernel: give up. */
+  /**
+   * No console output this long after the crash, before the capture kernel: give up. Default:
+   * three times what the first kernel took from QEMU's start to its first console line (the
+   * capture kernel's decompression and early boot are the same work; on a busy host both are
+   * slow), and at least 60 s.
+   */
   readonly stallSeconds?: number;
   /** The console log file (both kernels). */
   readonly consoleLog: string;
@@ -41,6 +46,8 @@ export interface VmResult {
   readonly timedOut: boolean;
   /** The crash happened and then the console fell silent (no capture kernel). */
   readonly stalled: boolean;
+  /** The silence (seconds) after which `stalled` is decided. */
+  readonly stallSeconds: number;
   /** QEMU's own error output (e.g. a bad option), when it exited with an error. */
   readonly qemuError: string | undefined;
 }
@@ -75,6 +82,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
   let stalled = false;
   let lastOutput = 0;
   let finishedAt: number | undefined;
+  let firstOutput: number | undefined;
   let partial = '';
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -83,6 +91,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
   child.stdout.on('data', (chunk: string) => {
     const ms = now();
     lastOutput = ms;
+    firstOutput ??= ms;
     writeSync(log, chunk);
     watcher.feed(chunk, ms);
     if (o.onLine) {
@@ -99,7 +108,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
   child.stderr.on('data', (c: string) => {
     stderr += c;
   });
-  const stallMs = (o.stallSeconds ?? 90) * 1000;
+  const stallMs = (): number => (o.stallSeconds !== undefined ? o.stallSeconds * 1000 : Math.max(60_000, 3 * (firstOutput ?? 0)));
   const tick = setInterval(() => {
     const ms = now();
     const f = watcher.facts;
@@ -108,7 +117,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
       kill();
     } else if (finishedAt !== undefined && ms - finishedAt > GRACE_MS) {
       kill();
-    } else if (f.crash && f.banners.length < 2 && ms - Math.max(lastOutput, f.crash.ms) > stallMs) {
+    } else if (f.crash && f.banners.length < 2 && ms - Math.max(lastOutput, f.crash.ms) > stallMs()) {
       stalled = true;
       kill();
     }
@@ -125,7 +134,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
       watcher.end(ms);
       closeSync(log);
       const qemuError = code !== 0 && code !== null && watcher.facts.lines === 0 ? stderr.trim().split('\n')[0] : undefined;
-      resolve({ facts: watcher.facts, elapsedMs: ms, exitCode: code, timedOut, stalled, qemuError });
+      resolve({ facts: watcher.facts, elapsedMs: ms, exitCode: code, timedOut, stalled, stallSeconds: Math.round(stallMs() / 1000), qemuError });
     });
   });
 }

@@ -165,9 +165,9 @@ export interface HostSteps {
  */
 export function judge(
   f: ConsoleFacts,
-  vm: Pick<VmResult, 'timedOut' | 'stalled' | 'qemuError' | 'elapsedMs'>,
+  vm: Pick<VmResult, 'timedOut' | 'stalled' | 'stallSeconds' | 'qemuError' | 'elapsedMs'>,
   host: HostSteps,
-  ctx: { mode: CrashMode; crashkernel: string; stallSeconds: number; timeoutSeconds: number },
+  ctx: { mode: CrashMode; crashkernel: string; timeoutSeconds: number },
 ): { stages: Stage[]; passed: boolean; verdict: string; hint: string | undefined; reservationSuspect: boolean } {
   const stages: Stage[] = [];
   let failed: Stage | undefined;
@@ -207,7 +207,7 @@ export function judge(
     const why = f.captureFailure
       ? `the capture kernel died: "${f.captureFailure.value}"`
       : vm.stalled
-        ? `no capture kernel output for ${ctx.stallSeconds} s after the crash`
+        ? `no capture kernel output for ${vm.stallSeconds} s after the crash`
         : f.banners.length >= 2
           ? `the capture kernel started but its /init never ran (${ended})`
           : `the capture kernel did not start (${ended})`;
@@ -292,7 +292,6 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
   const mode = o.mode ?? 'sysrq';
   const memoryMb = o.memoryMb ?? DEFAULT_MEMORY_MB;
   const timeoutSeconds = o.timeoutSeconds ?? DEFAULT_TIMEOUT_S;
-  const stallSeconds = o.stallSeconds ?? 90;
   const qemu = root.which('qemu-system-x86_64');
   if (!qemu) throw new MissingToolError('qemu-system-x86_64 is not on PATH', 'Install it: apt-get install qemu-system-x86');
   const release = chooseRelease(root, o.release);
@@ -322,7 +321,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
     const consoleLog = join(keep ?? work, 'console.log');
     progress(`booting ${release} in QEMU (${accel.toUpperCase()}, ${memoryMb}M, crashkernel=${ck.value}, crash by ${mode})`);
     const vm = await runVm({
-      qemu, kernel: root.path(files.image), initrd, append: first, memoryMb, disk, accel, timeoutSeconds, stallSeconds, consoleLog,
+      qemu, kernel: root.path(files.image), initrd, append: first, memoryMb, disk, accel, timeoutSeconds, ...(o.stallSeconds !== undefined ? { stallSeconds: o.stallSeconds } : {}), consoleLog,
       onLine: (line, ms) => {
         const m = line.startsWith(MARKER) ? line.slice(MARKER.length).trim() : undefined;
         if (m !== undefined) progress(`[${(ms / 1000).toFixed(1)} s] ${describeMarker(m)}`);
@@ -371,7 +370,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
       }
       if (keep && existsSync(elf) && !dumpDir) copyFileSync(elf, join(keep, 'vmcore.elf'));
     }
-    const j = judge(vm.facts, vm, host, { mode, crashkernel: ck.value, stallSeconds, timeoutSeconds });
+    const j = judge(vm.facts, vm, host, { mode, crashkernel: ck.value, timeoutSeconds });
     return {
       ...j,
       release,
