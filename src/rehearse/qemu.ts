@@ -28,9 +28,10 @@ export interface VmOptions {
   readonly timeoutSeconds: number;
   /**
    * No console output this long after the crash, before the capture kernel: give up. Default:
-   * three times what the first kernel took from QEMU's start to its first console line (the
-   * capture kernel's decompression and early boot are the same work; on a busy host both are
-   * slow), and at least 60 s.
+   * five times what the first kernel took from QEMU's start to its first console line, and at
+   * least 180 s. The capture kernel is silent while purgatory checks the SHA-256 of the loaded
+   * segments and while the kernel decompresses itself, which under TCG on a busy host took
+   * 25-70 s here (the first kernel's own silent start took 15-40 s in the same runs).
    */
   readonly stallSeconds?: number;
   /** The console log file (both kernels). */
@@ -108,7 +109,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
   child.stderr.on('data', (c: string) => {
     stderr += c;
   });
-  const stallMs = (): number => (o.stallSeconds !== undefined ? o.stallSeconds * 1000 : Math.max(60_000, 3 * (firstOutput ?? 0)));
+  const stallMs = (): number => (o.stallSeconds !== undefined ? o.stallSeconds * 1000 : Math.max(180_000, 5 * (firstOutput ?? 0)));
   const tick = setInterval(() => {
     const ms = now();
     const f = watcher.facts;
