@@ -25,7 +25,7 @@ import { recommend } from '../host/recommend.js';
 import { paramName, splitCmdline } from '../host/state.js';
 import type { HostRoot } from '../host/root.js';
 import { AnalysisContext, analyzeReport } from '../analyze/analyze.js';
-import { humanBytes } from '../report/table.js';
+import { formatBytes } from '../collect/summary.js';
 import { KdumpkitError, UsageError } from '../util/errors.js';
 import { buildInitramfs, DISK_MODULES, MARKER, MissingToolError, type CrashMode } from './initramfs.js';
 import type { ConsoleFacts } from './console.js';
@@ -203,7 +203,7 @@ export function judge(
   else push('crash', false, undefined, f.stillAlive ? `the first kernel survived the ${ctx.mode} crash` : f.crash ? `no panic after the ${f.crash.value} crash (${ended})` : `the crash was not triggered (${ended})`);
 
   // capture kernel booted
-  if (f.captureUp) push('capture-boot', true, f.captureUp.ms, `/proc/vmcore is ${humanBytes(Number(f.captureUp.value.vmcoreBytes))}`);
+  if (f.captureUp) push('capture-boot', true, f.captureUp.ms, `/proc/vmcore is ${formatBytes(Number(f.captureUp.value.vmcoreBytes))}`);
   else {
     const why = f.captureFailure
       ? `the capture kernel died: "${f.captureFailure.value}"`
@@ -216,12 +216,12 @@ export function judge(
   }
 
   // dump saved (inside the VM)
-  if (f.dumpSaved) push('dump-saved', true, f.dumpSaved.ms, `${humanBytes(Number(f.dumpSaved.value.bytes))} copied from /proc/vmcore to the virtual disk`);
+  if (f.dumpSaved) push('dump-saved', true, f.dumpSaved.ms, `${formatBytes(Number(f.dumpSaved.value.bytes))} copied from /proc/vmcore to the virtual disk`);
   else push('dump-saved', false, undefined, f.dumpFailed ? `copying /proc/vmcore failed: ${f.dumpFailed.value}` : f.insmodFailures.length ? `the disk driver did not load (${f.insmodFailures.join(', ')})` : f.captureFailure ? `the capture kernel died: "${f.captureFailure.value}"` : `no dump written (${ended})`);
 
   // dump collected (kdumpkit save on the host)
   const c = host.collected;
-  if (c?.ok) push('dump-collected', true, vm.elapsedMs + c.seconds * 1000, `kdumpkit save wrote ${c.vmcore} (${humanBytes(c.bytes)})`);
+  if (c?.ok) push('dump-collected', true, vm.elapsedMs + c.seconds * 1000, `kdumpkit save wrote ${c.vmcore} (${formatBytes(c.bytes)})`);
   else push('dump-collected', c ? false : undefined, undefined, c ? `kdumpkit save failed: ${c.error}` : '');
 
   // dump analyzed
