@@ -60,7 +60,7 @@ test('a rehearsal of a Debian kernel passes every stage and the analysis names t
   const keep = join(root, 'crash');
   try {
     const r = await cli(['rehearse', '--root', root, '--kernel', release, '--memory', '768', '--keep', keep, '--json']);
-    t.diagnostic(r.stderr.trim());
+    for (const l of r.stderr.trim().split('\n')) t.diagnostic(l);
     const rep = JSON.parse(r.stdout) as { passed: boolean; crashkernel: string; crashkernelSource: string; captureCmdline: string; stages: { id: string; status: string; seconds: number; detail: string }[]; analysis: { kind: string; sentence: string }; kept: { dumpDir: string } };
     const failed = rep.stages.find((s) => s.status !== 'ok');
     assert.equal(failed, undefined, `stage '${failed?.id}' failed: ${failed?.detail}`);
@@ -91,7 +91,7 @@ test('with crashkernel=64M the rehearsal fails: the capture kernel does not come
   try {
     const t0 = performance.now();
     const r = await cli(['rehearse', '--root', root, '--kernel', release, '--memory', '768', '--crashkernel', '64M']);
-    t.diagnostic(r.stderr.trim());
+    for (const l of r.stderr.trim().split('\n')) t.diagnostic(l);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^FAILED: rehearsal failed: the capture kernel did not come up/m);
     assert.match(r.stdout, /^hint: The capture kernel did not come up; the crashkernel reservation \(64M\) is the likely cause/m);
