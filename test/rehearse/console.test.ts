@@ -123,3 +123,16 @@ test('a VM that never printed: first stage fails with the reason', () => {
   assert.match(j.stages[0]!.detail, /QEMU failed: .*bad size/);
   assert.ok(j.stages.slice(1).every((s) => s.status === 'not-reached'));
 });
+
+test('6.12 with --mode panic: the crash_reserve.c reservation line, the init-exit panic, a full round trip', () => {
+  const f = parseConsole(fixture('6.12-panic-192M.log'));
+  assert.equal(f.reservation?.value.bytes, 192n << 20n);
+  assert.match(f.reservation!.value.text, /^crashkernel reserved: 0x0*32000000 - 0x0*3e000000 \(192 MB\)$/);
+  assert.equal(f.crash?.value, 'panic');
+  assert.equal(f.firstPanic?.value, 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100');
+  assert.equal(f.captureUp?.value.vmcoreBytes, f.dumpSaved?.value.bytes);
+  const analyzed: HostSteps = { ...HOST_OK, analyzed: { ok: true, kind: 'panic', sentence: 'panic("Attempted to kill init! exitcode=0x00000100") called from do_exit, in init (pid 1).', panicString: 'Attempted to kill init! exitcode=0x00000100', seconds: 1 } };
+  assert.equal(judge(f, VM, analyzed, { ...CTX, mode: 'panic' }).passed, true);
+  // The same analysis does not pass for a sysrq rehearsal.
+  assert.equal(judge(f, VM, analyzed, CTX).passed, false);
+});

@@ -66,7 +66,7 @@ test('the init script: capture branch on /proc/vmcore, kexec -p with the capture
   assert.match(s, /for m in virtio virtio_blk; do/);
   assert.match(s, /kexec -p \/vmlinuz --initrd=\/capture\.img --append="\$\(cat \/capture-cmdline\)"/);
   assert.match(s, /echo c > \/proc\/sysrq-trigger/);
-  assert.ok(s.indexOf('dd if=/proc/vmcore of=/dev/vda') < s.indexOf(`${MARKER} first-kernel-up`));
+  assert.ok(s.indexOf('dd if=/proc/vmcore of=/dev/vda bs=1M oflag=direct') < s.indexOf(`${MARKER} first-kernel-up`));
   const p = initScript('panic', []);
   assert.doesNotMatch(p, /sysrq-trigger/);
   assert.match(p, /\nexit 1\n/);
