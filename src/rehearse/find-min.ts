@@ -2,7 +2,7 @@
  * `rehearse --find-min-crashkernel`: the smallest reservation that still yields a dump, by
  * bisection over whole rehearsals.
  *
- * Sizes are tried on a grid (default 64M..512M in 16M steps). Whether a size works is assumed
+ * Sizes are tried on a grid (64M..512M in 16M steps, capped at half the VM's RAM). Whether a size works is assumed
  * monotonic (more reserved memory never hurts the capture kernel), so a binary search needs
  * about log2(29) = 5 rehearsals after the first one at the top of the range. A rehearsal at a
  * too-small size usually fails fast (kexec -p finds no room, or the capture kernel panics),
@@ -66,10 +66,22 @@ export async function bisect(low: bigint, high: bigint, step: bigint, run: (size
   return low + hi * step;
 }
 
+/**
+ * The grid: 64M up to 512M in 16M steps, but at most half the VM's RAM, because a larger
+ * reservation leaves the first kernel too little to boot, and the kernel refuses one that has
+ * no room ("crashkernel reservation failed - No suitable area found" for 512M of 768M).
+ */
+export function searchRange(memoryMb: number): { low: bigint; high: bigint; step: bigint } {
+  const step = 16n * M;
+  const half = ((BigInt(memoryMb) * M) / 2n / step) * step;
+  const high = half < 512n * M ? half : 512n * M;
+  return { low: 64n * M, high: high > 64n * M ? high : 64n * M, step };
+}
+
 export async function findMinCrashkernel(
   o: RehearseOptions,
   rehearseOnce: (o: RehearseOptions) => Promise<RehearsalReport>,
-  range: { low: bigint; high: bigint; step: bigint } = { low: 64n * M, high: 512n * M, step: 16n * M },
+  range: { low: bigint; high: bigint; step: bigint } = searchRange(o.memoryMb ?? 1024),
 ): Promise<FindMinReport> {
   const t0 = performance.now();
   const probes: Probe[] = [];

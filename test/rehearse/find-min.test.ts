@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bisect, findMinCrashkernel, safetyMargin } from '../../src/rehearse/find-min.js';
+import { bisect, findMinCrashkernel, safetyMargin, searchRange } from '../../src/rehearse/find-min.js';
 import type { RehearsalReport, RehearseOptions } from '../../src/rehearse/rehearse.js';
 import { parseSize } from '../../src/host/crashkernel.js';
 import { HostRoot } from '../../src/host/root.js';
@@ -70,4 +70,10 @@ test('findMinCrashkernel rehearses each probe with its crashkernel and recommend
   const none = await findMinCrashkernel(opts, async (o) => fakeReport(o.crashkernel!, false));
   assert.equal(none.minimum, undefined);
   assert.match(none.verdict, /even crashkernel=512M did not yield a dump/);
+});
+
+test('the search range stops at half the VM RAM (a bigger reservation is refused or starves the first kernel)', () => {
+  assert.deepEqual(searchRange(1024), { low: 64n * M, high: 512n * M, step: 16n * M });
+  assert.deepEqual(searchRange(768), { low: 64n * M, high: 384n * M, step: 16n * M });
+  assert.deepEqual(searchRange(4096).high, 512n * M);
 });

@@ -57,9 +57,10 @@ status: 0 passed, 1 failed (or an error), 2 usage.
 
 The reservation: --crashkernel, else 'crashkernel' of /etc/kdumpkit.conf, else what
 'kdumpkit recommend' reserves for the VM's RAM (--memory, default ${DEFAULT_MEMORY_MB}M).
---find-min-crashkernel bisects 64M..512M in 16M steps with one rehearsal per probe (about 6-7
-rehearsals) and recommends the smallest size that worked plus a margin of max(64M, 25%), since the
-VM's tiny initramfs and single disk are the best case for memory use.
+--find-min-crashkernel bisects 64M..512M (at most half the VM's RAM) in 16M steps, one
+rehearsal per probe (about 6-7 rehearsals), and recommends the smallest size that worked plus a
+margin of max(64M, 25%), since the VM's tiny initramfs and single disk are the best case for
+memory use.
 
 Crash modes (--mode): sysrq (echo c > /proc/sysrq-trigger, the default) or panic (the VM's init
 process exits: "Attempted to kill init!"). Both need no extra kernel module.
