@@ -120,8 +120,8 @@ export class ConsoleWatcher {
     }
     // The capture kernel's own log.
     if (!f.captureFailure && !f.dumpSaved) {
-      const d = CAPTURE_DEATH.exec(text);
-      if (d) f.captureFailure = at(d[0]);
+      // The whole line ("swapper/0 invoked oom-killer: ..."): who died and how.
+      if (CAPTURE_DEATH.test(text)) f.captureFailure = at(text.trim());
     }
   }
 

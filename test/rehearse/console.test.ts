@@ -136,3 +136,16 @@ test('6.12 with --mode panic: the crash_reserve.c reservation line, the init-exi
   // The same analysis does not pass for a sysrq rehearsal.
   assert.equal(judge(f, VM, analyzed, CTX).passed, false);
 });
+
+test('recorded crashkernel=80M: the capture kernel runs out of memory; seen from its own log, blamed on the reservation', () => {
+  const f = parseConsole(fixture('6.1-sysrq-80M-capture-oom.log'));
+  assert.equal(f.reservation?.value.bytes, 80n << 20n);
+  assert.equal(f.kexecLoad?.value.loaded, true);
+  assert.equal(f.banners.length, 2);
+  assert.match(f.captureFailure?.value ?? '', /^swapper\/0 invoked oom-killer: gfp_mask=/);
+  assert.equal(f.captureUp, undefined);
+  const j = judge(f, VM, {}, { ...CTX, crashkernel: '80M' });
+  assert.deepEqual(j.stages.map((s) => s.status).slice(0, 5), ['ok', 'ok', 'ok', 'ok', 'fail']);
+  assert.equal(j.reservationSuspect, true);
+  assert.match(j.hint!, /reservation \(80M\) is the likely cause/);
+});
