@@ -30,9 +30,9 @@ export interface Probe {
 }
 
 export interface FindMinReport {
-  /** The smallest size that passed, or undefined when even the largest failed. */
-  readonly minimum: string | undefined;
-  readonly recommended: string | undefined;
+  /** The smallest size that passed, or null when even the largest failed. */
+  readonly minimum: string | null;
+  readonly recommended: string | null;
   readonly marginNote: string;
   readonly range: { readonly low: string; readonly high: string; readonly step: string };
   readonly probes: readonly Probe[];
@@ -101,7 +101,7 @@ export async function findMinCrashkernel(
   const fr = { low: formatSize(range.low), high: formatSize(range.high), step: formatSize(range.step) };
   const totalSeconds = Math.round((performance.now() - t0) / 100) / 10;
   if (min === undefined) {
-    return { minimum: undefined, recommended: undefined, marginNote, range: fr, probes, verdict: `even crashkernel=${fr.high} did not yield a dump: the failure is not the reservation size (see the rehearsal's stages)`, atMinimum: reports.get(range.high), totalSeconds };
+    return { minimum: null, recommended: null, marginNote, range: fr, probes, verdict: `even crashkernel=${fr.high} did not yield a dump: the failure is not the reservation size (see the rehearsal's stages)`, atMinimum: reports.get(range.high), totalSeconds };
   }
   const rec = safetyMargin(min, range.step);
   const note = min === range.low ? ` (the bottom of the range: the true minimum may be lower)` : '';

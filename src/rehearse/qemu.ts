@@ -53,7 +53,7 @@ export interface VmResult {
   readonly qemuError: string | undefined;
 }
 
-/** QEMU's arguments (exported for tests and for `--json` reports of what ran). */
+/** QEMU's arguments (exported for tests). */
 export function qemuArgs(o: VmOptions): string[] {
   return [
     '-machine', `q35,accel=${o.accel}`,

@@ -68,7 +68,7 @@ test('findMinCrashkernel rehearses each probe with its crashkernel and recommend
   assert.equal(r.atMinimum?.crashkernel, '160M');
   assert.ok(lines.some((l) => /trying crashkernel=512M/.test(l)));
   const none = await findMinCrashkernel(opts, async (o) => fakeReport(o.crashkernel!, false));
-  assert.equal(none.minimum, undefined);
+  assert.equal(none.minimum, null);
   assert.match(none.verdict, /even crashkernel=512M did not yield a dump/);
 });
 

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { HostRoot } from '../../src/host/root.js';
 import { buildInitramfs, initScript, MARKER, parseLdd } from '../../src/rehearse/initramfs.js';
+import { qemuArgs } from '../../src/rehearse/qemu.js';
 import { chooseCrashkernel, chooseRelease, firstCmdline, rehearse, vmCaptureCmdline } from '../../src/rehearse/rehearse.js';
 import { KdumpkitError } from '../../src/util/errors.js';
 import { IN_CI } from '../helpers/dumps.js';
@@ -152,4 +153,18 @@ test('missing pieces are one-line errors naming the Debian package to install; Q
     rmSync(bin, { recursive: true, force: true });
     rmSync(noQemu, { recursive: true, force: true });
   }
+});
+
+test('QEMU arguments: TCG with -cpu max by default, KVM with the host CPU; no reboot; the dump disk raw on virtio', () => {
+  const base = { qemu: 'q', kernel: '/boot/k', initrd: '/tmp/i', append: 'console=ttyS0', memoryMb: 768, disk: '/tmp/d', timeoutSeconds: 60, consoleLog: '/tmp/c' };
+  const tcg = qemuArgs({ ...base, accel: 'tcg' });
+  const at = (a: string[], flag: string): string | undefined => a[a.indexOf(flag) + 1];
+  assert.equal(at(tcg, '-machine'), 'q35,accel=tcg');
+  assert.equal(at(tcg, '-cpu'), 'max');
+  assert.equal(at(tcg, '-m'), '768');
+  assert.equal(at(tcg, '-serial'), 'stdio');
+  assert.equal(at(tcg, '-append'), 'console=ttyS0');
+  assert.equal(at(tcg, '-drive'), 'file=/tmp/d,format=raw,if=virtio');
+  assert.ok(tcg.includes('-no-reboot'));
+  assert.equal(at(qemuArgs({ ...base, accel: 'kvm' }), '-cpu'), 'host,-arch-capabilities');
 });

@@ -112,7 +112,7 @@ Examples:
       let n = 0;
       const r = await findMinCrashkernel(o, (p) => rehearse({ ...p, ...(p.keep !== undefined ? { keep: `${p.keep}/${String(++n).padStart(2, '0')}-${p.crashkernel ?? ''}` } : {}) }));
       io.out(v.json ? renderJson(r) : renderFindMinText(r));
-      return r.minimum !== undefined ? 0 : 1;
+      return r.minimum !== null ? 0 : 1;
     }
     const r = await rehearse(o);
     io.out(v.json ? renderJson(r) : renderRehearsalText(r));
