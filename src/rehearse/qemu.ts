@@ -38,6 +38,8 @@ export interface VmOptions {
   readonly consoleLog: string;
   /** Called for every console line (progress output). */
   readonly onLine?: (line: string, ms: number) => void;
+  /** Aborting stops the VM at once (the user interrupted the rehearsal). */
+  readonly signal?: AbortSignal;
 }
 
 export interface VmResult {
@@ -88,6 +90,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  o.signal?.addEventListener('abort', kill, { once: true });
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
     const ms = now();
@@ -131,6 +134,7 @@ export function runVm(o: VmOptions): Promise<VmResult> {
     });
     child.on('close', (code) => {
       clearInterval(tick);
+      o.signal?.removeEventListener('abort', kill);
       const ms = now();
       watcher.end(ms);
       closeSync(log);

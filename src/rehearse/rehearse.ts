@@ -310,6 +310,16 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
   const work = mkdtempSync(join(tmpdir(), 'kdumpkit-rehearse-'));
   const keep = o.keep;
   if (keep) mkdirSync(keep, { recursive: true, mode: 0o700 });
+  // Interrupted (Ctrl-C, kill): stop QEMU and remove the scratch directory (its disk image is
+  // as large as the VM's RAM), then die of the same signal as if we had not caught it.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    abort.abort();
+    rmSync(work, { recursive: true, force: true });
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     progress(`building the initramfs for ${release} (busybox, kexec, ${DISK_MODULES.join(', ')})`);
     const initramfs = buildInitramfs({ root, release, kernelImage: files.image, mode, captureCmdline: capture });
@@ -323,6 +333,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
     progress(`booting ${release} in QEMU (${accel.toUpperCase()}, ${memoryMb}M, crashkernel=${ck.value}, crash by ${mode})`);
     const vm = await runVm({
       qemu, kernel: root.path(files.image), initrd, append: first, memoryMb, disk, accel, timeoutSeconds, ...(o.stallSeconds !== undefined ? { stallSeconds: o.stallSeconds } : {}), consoleLog,
+      signal: abort.signal,
       onLine: (line, ms) => {
         const m = line.startsWith(MARKER) ? line.slice(MARKER.length).trim() : undefined;
         if (m !== undefined) progress(`[${(ms / 1000).toFixed(1)} s] ${describeMarker(m)}`);
@@ -388,6 +399,8 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
       totalSeconds: Math.round((performance.now() - t0) / 100) / 10,
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     rmSync(work, { recursive: true, force: true });
   }
 }
