@@ -31,6 +31,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   prune: { summary: 'delete the oldest crashes beyond --keep N, never the newest complete dump', load: async () => (await import('./commands/prune.js')).default as unknown as CommandSpec },
   bundle: { summary: 'one tar.gz of a crash to attach to a bug report (log, reports, system facts)', load: async () => (await import('./commands/bundle.js')).default as unknown as CommandSpec },
   setup: { summary: 'set this machine up for kdump: config, systemd units, crashkernel=, early-kdump hooks', load: async () => (await import('./commands/setup.js')).default as unknown as CommandSpec },
+  rehearse: { summary: 'prove the kdump setup works: crash a throwaway VM with the same kernel and settings', load: async () => (await import('./commands/rehearse.js')).default as unknown as CommandSpec },
 };
 
 
