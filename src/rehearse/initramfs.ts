@@ -25,6 +25,7 @@ import { CpioWriter } from './cpio.js';
 import { moduleBytes, resolveModules, type ResolvedModules } from './modules.js';
 import { KdumpkitError } from '../util/errors.js';
 import type { HostRoot } from '../host/root.js';
+import { isBuiltin, readKernelConfig } from '../host/kernel-config.js';
 
 export const MARKER = 'KDUMPKIT-REHEARSE:';
 
@@ -154,15 +155,13 @@ function sharedLibraries(root: HostRoot, exe: string): string[] {
 }
 
 /**
- * Checks the kernel can unpack a gzip initramfs (CONFIG_RD_GZIP in /boot/config-RELEASE; the
- * kernel-config reader of src/host/kernel-config.ts is another branch's, so this minimal check
- * is local). No config file: assume yes, every distribution kernel has it.
+ * Checks the kernel can unpack a gzip initramfs (CONFIG_RD_GZIP, usr/Kconfig). No config
+ * file: assume yes, every distribution kernel has it.
  */
 export function checkGzipSupport(root: HostRoot, release: string): void {
-  const cfg = root.read(`/boot/config-${release}`);
-  if (cfg === undefined) return;
-  if (!/^CONFIG_RD_GZIP=y$/m.test(cfg)) {
-    throw new KdumpkitError('E_KERNEL_CONFIG', `${root.path(`/boot/config-${release}`)}: CONFIG_RD_GZIP is not set: this kernel cannot unpack a gzip initramfs`, 'Rehearse a kernel built with CONFIG_RD_GZIP=y.');
+  const { config } = readKernelConfig(root, release);
+  if (config && !isBuiltin(config, 'RD_GZIP')) {
+    throw new KdumpkitError('E_KERNEL_CONFIG', `${config.file}: CONFIG_RD_GZIP is not set: this kernel cannot unpack a gzip initramfs`, 'Rehearse a kernel built with CONFIG_RD_GZIP=y.');
   }
 }
 
