@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { DEFAULT_CONFIG, formatConfig } from '../../src/host/config.js';
 import { HostRoot } from '../../src/host/root.js';
 import { fakeMachine, type FakeMachine, type Layout, type MachineOptions } from './fake-roots.js';
+import assert from 'node:assert/strict';
+import type { CheckReport, Finding } from '../../src/host/findings.js';
 
 export interface FakeTools {
   readonly dir: string;
@@ -76,4 +78,21 @@ export function kdumpHost(layout: Layout, o: MachineOptions = {}): KdumpHost {
       tools.remove();
     },
   };
+}
+
+/** The finding `id` of a check or doctor report (fails the test when there is none). */
+export function finding(r: CheckReport, id: string): Finding {
+  const f = r.findings.find((x) => x.id === id);
+  assert.ok(f, `no finding ${id} in ${r.findings.map((x) => x.id).join(', ')}`);
+  return f;
+}
+
+/** Runs `fn` on a fresh kdump host and removes it afterwards. */
+export function withHost(layout: Layout, fn: (h: KdumpHost) => void, o: MachineOptions = {}): void {
+  const h = kdumpHost(layout, o);
+  try {
+    fn(h);
+  } finally {
+    h.remove();
+  }
 }

@@ -1,29 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCheck } from '../../src/host/check.js';
-import { exitCodeFor, type CheckReport, type Finding } from '../../src/host/findings.js';
+import { exitCodeFor, type CheckReport } from '../../src/host/findings.js';
 import { HostRoot } from '../../src/host/root.js';
 import { CONFIG_TEXT, LAYOUTS } from '../helpers/fake-roots.js';
-import { kdumpHost, type KdumpHost } from '../helpers/fake-kdump-host.js';
-
-function finding(r: CheckReport, id: string): Finding {
-  const f = r.findings.find((x) => x.id === id);
-  assert.ok(f, `no finding ${id} in ${r.findings.map((x) => x.id).join(', ')}`);
-  return f;
-}
+import { finding, withHost } from '../helpers/fake-kdump-host.js';
 
 function fails(r: CheckReport): string[] {
   return r.findings.filter((f) => f.status === 'fail').map((f) => `${f.id}: ${f.title}`);
 }
 
-function withHost(layout: Parameters<typeof kdumpHost>[0], fn: (h: KdumpHost) => void, o: Parameters<typeof kdumpHost>[1] = {}): void {
-  const h = kdumpHost(layout, o);
-  try {
-    fn(h);
-  } finally {
-    h.remove();
-  }
-}
 
 for (const layout of LAYOUTS) {
   test(`check: a healthy ${layout} machine (reserved + loaded) has no failure and runs nothing`, () => {
