@@ -117,6 +117,7 @@ function main(): void {
   process.stdout.write(`machine: ${availableParallelism()} CPUs, load average at the start ${loadavg()}\n`);
   warm(path);
   const rows: string[][] = [['level', 'codec', 'tool', 'seconds', 'best', 'CPU s', 'best CPU s', 'MB/s', 'peak RSS MB', 'output MB', 'throughput ratio', 'best ratio', 'CPU ratio', 'RSS ratio']];
+  const notes: string[] = [];
   for (const level of levels) {
     for (const codec of codecs) {
       const tools: { name: string; run: (out: string) => Run }[] = [
@@ -127,18 +128,34 @@ function main(): void {
         { name: `kdumpkit -t${threads}`, run: (out: string) => timed(process.execPath, [MAIN, 'save', path, out, '--level', String(level), '--compress', codec, '--threads', threads, '--quiet'], out) },
       ];
       const results: Run[][] = tools.map(() => []);
+      // A tool that fails (Debian 12's static makedumpfile aborts with --num-threads: "libgcc_s.so.1
+      // must be installed for pthread_exit to work") is reported as such and not run again.
+      const failed: (string | undefined)[] = tools.map(() => undefined);
       for (let i = 0; i < runs; i++) {
         // Alternate the order so that neither tool always runs right after the other.
         const order = tools.map((_, j) => j);
         if (i % 2 === 1) order.reverse();
-        for (const j of order) results[j]!.push(tools[j]!.run(join(work, `out.${j}`)));
+        for (const j of order) {
+          if (failed[j]) continue;
+          try {
+            results[j]!.push(tools[j]!.run(join(work, `out.${j}`)));
+          } catch (e) {
+            if (j === tools.length - 1) throw e;
+            failed[j] = (e as Error).message.split('\n').find((l) => /must be installed|error|fail/i.test(l) && !l.includes(' failed (')) ?? (e as Error).message.slice(0, 200);
+          }
+        }
       }
+      tools.forEach((tool, j) => {
+        if (failed[j]) notes.push(`level ${level} ${codec}: ${tool.name} failed: ${failed[j]!.replace(/.*\r/, '').trim().slice(-160)}`);
+      });
+      if (results[0]!.length === 0) continue;
       const base = median(results[0]!);
       const baseBest = Math.min(...results[0]!.map((r) => r.seconds));
       const baseCpu = Math.min(...results[0]!.map((r) => r.cpu));
       const mbps = (r: Run): string => (size / 1e6 / r.seconds).toFixed(0);
       tools.forEach((tool, j) => {
         const rs = results[j]!;
+        if (rs.length === 0) return;
         const m = median(rs);
         const best = Math.min(...rs.map((r) => r.seconds));
         const bestCpu = Math.min(...rs.map((r) => r.cpu));
@@ -164,6 +181,7 @@ function main(): void {
   rmSync(work, { recursive: true, force: true });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   process.stdout.write(rows.map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ')).join('\n') + '\n');
+  for (const n of notes) process.stdout.write(`${n}\n`);
   process.stdout.write('seconds = median wall time, best = fastest run, CPU s = user + system of the median run (all threads), best CPU s = least of the runs\n');
   process.stdout.write(`throughput ratio = ${tools0()} time / the tool's time (> 1: faster), of the medians and of the best runs; CPU ratio = of the best CPU seconds; RSS ratio = the tool's / ${tools0()}'s\n`);
   process.stdout.write(`load average at the end: ${loadavg()} (other processes on the machine distort the wall times)\n`);
