@@ -3,7 +3,7 @@
  * in one run, with wall time, throughput (dump size / time) and peak RSS, and the ratios.
  *
  * Usage: node dist/bench/save.js [--dump FILE] [--levels 31,1] [--codecs zlib,lzo] [--threads 2]
- *                                [--runs 3] [--make]
+ *                                [--runs 5] [--mdf-threads 1,2] [--make]
  *
  * The dump: --dump, else the largest ELF vmcore under .cache/bench/lab-* (made with
  * `../shared/lab/make-vmcore.sh .cache/bench/lab-2400 2400 sysrq`, or by --make when QEMU and a
@@ -11,13 +11,19 @@
  * Both tools read the same file from the page cache (it is read once before timing) and write
  * to the same directory; each configuration runs --runs times, alternating the tools, and the
  * median is reported. Peak RSS is GNU time's maximum resident set size of the whole process
- * (kdumpkit's includes its worker threads).
+ * (kdumpkit's includes its worker threads). CPU seconds (user + system, all threads) are printed
+ * beside the wall time: on a machine shared with other work they move much less than wall time.
+ *
+ * makedumpfile runs single-threaded by default; --mdf-threads adds runs with its --num-threads N
+ * (makedumpfile >= 1.6.0; 0 or 1 = its default single thread), so that kdumpkit --threads N is
+ * also compared with makedumpfile using N threads. The ratios are against the first entry.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, REPO, SHARED, sharedDumps } from '../test/helpers/dumps.js';
+import { lzoImplementation } from '../src/collect/fast-codecs.js';
 
 interface Run {
   seconds: number;
@@ -84,6 +90,15 @@ function warm(path: string): void {
   closeSync(fd);
 }
 
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+function tools0(): string {
+  const t = Number(arg('mdf-threads', '1').split(',')[0]);
+  return t > 1 ? `makedumpfile --num-threads ${t}` : 'makedumpfile';
+}
+
 function main(): void {
   if (!existsSync(TIME)) throw new Error(`${TIME} (GNU time, apt package time) is needed to measure peak RSS`);
   const mdf = spawnSync('makedumpfile', ['-v'], { encoding: 'utf8' });
@@ -93,45 +108,83 @@ function main(): void {
   const levels = arg('levels', '31').split(',').map(Number);
   const codecs = arg('codecs', 'zlib,lzo').split(',');
   const threads = arg('threads', '2');
-  const runs = Number(arg('runs', '3'));
+  const runs = Number(arg('runs', '5'));
+  const mdfThreads = arg('mdf-threads', '1').split(',').map(Number);
   const work = mkdtempSync(join(tmpdir(), 'kdumpkit-bench-save-'));
   const flag: Record<string, string> = { zlib: '-c', lzo: '-l', snappy: '-p', zstd: '-z' };
   process.stdout.write(`dump: ${path} (${(size / 1e9).toFixed(2)} GB, ${note})\n`);
-  process.stdout.write(`makedumpfile: ${(mdf.stdout + mdf.stderr).split('\n')[0]}; kdumpkit --threads ${threads}; ${runs} runs each, median time, max RSS\n`);
+  process.stdout.write(`makedumpfile: ${(mdf.stdout + mdf.stderr).split('\n')[0]}, threads ${mdfThreads.map((t) => (t > 1 ? `--num-threads ${t}` : '1 (default)')).join(' and ')}; kdumpkit --threads ${threads} (LZO1X: ${lzoImplementation()}); ${runs} runs each, alternating, median time, max RSS\n`);
+  process.stdout.write(`machine: ${availableParallelism()} CPUs, load average at the start ${loadavg()}\n`);
   warm(path);
-  const rows: string[][] = [['level', 'codec', 'tool', 'seconds', 'best', 'CPU s', 'MB/s', 'peak RSS MB', 'output MB', 'throughput ratio', 'best ratio', 'RSS ratio']];
+  const rows: string[][] = [['level', 'codec', 'tool', 'seconds', 'best', 'CPU s', 'best CPU s', 'MB/s', 'peak RSS MB', 'output MB', 'throughput ratio', 'best ratio', 'CPU ratio', 'RSS ratio']];
+  const notes: string[] = [];
   for (const level of levels) {
     for (const codec of codecs) {
-      const mRuns: Run[] = [];
-      const kRuns: Run[] = [];
+      const tools: { name: string; run: (out: string) => Run }[] = [
+        ...mdfThreads.map((t) => ({
+          name: t > 1 ? `makedumpfile --num-threads ${t}` : 'makedumpfile',
+          run: (out: string) => timed('makedumpfile', [flag[codec]!, '-d', String(level), ...(t > 1 ? ['--num-threads', String(t)] : []), path, out], out),
+        })),
+        { name: `kdumpkit -t${threads}`, run: (out: string) => timed(process.execPath, [MAIN, 'save', path, out, '--level', String(level), '--compress', codec, '--threads', threads, '--quiet'], out) },
+      ];
+      const results: Run[][] = tools.map(() => []);
+      // A tool that fails (Debian 12's static makedumpfile aborts with --num-threads: "libgcc_s.so.1
+      // must be installed for pthread_exit to work") is reported as such and not run again.
+      const failed: (string | undefined)[] = tools.map(() => undefined);
       for (let i = 0; i < runs; i++) {
-        const mOut = join(work, 'mdf.out');
-        const kOut = join(work, 'kdk.out');
-        const m = () => mRuns.push(timed('makedumpfile', [flag[codec]!, '-d', String(level), path, mOut], mOut));
-        const k = () => kRuns.push(timed(process.execPath, [MAIN, 'save', path, kOut, '--level', String(level), '--compress', codec, '--threads', threads, '--quiet'], kOut));
-        if (i % 2 === 0) {
-          m();
-          k();
-        } else {
-          k();
-          m();
+        // Alternate the order so that neither tool always runs right after the other.
+        const order = tools.map((_, j) => j);
+        if (i % 2 === 1) order.reverse();
+        for (const j of order) {
+          if (failed[j]) continue;
+          try {
+            results[j]!.push(tools[j]!.run(join(work, `out.${j}`)));
+          } catch (e) {
+            if (j === tools.length - 1) throw e;
+            failed[j] = (e as Error).message.split('\n').find((l) => /must be installed|error|fail/i.test(l) && !l.includes(' failed (')) ?? (e as Error).message.slice(0, 200);
+          }
         }
       }
-      const m = median(mRuns);
-      const k = median(kRuns);
-      const mBest = Math.min(...mRuns.map((r) => r.seconds));
-      const kBest = Math.min(...kRuns.map((r) => r.seconds));
+      tools.forEach((tool, j) => {
+        if (failed[j]) notes.push(`level ${level} ${codec}: ${tool.name} failed: ${failed[j]!.replace(/.*\r/, '').trim().slice(-160)}`);
+      });
+      if (results[0]!.length === 0) continue;
+      const base = median(results[0]!);
+      const baseBest = Math.min(...results[0]!.map((r) => r.seconds));
+      const baseCpu = Math.min(...results[0]!.map((r) => r.cpu));
       const mbps = (r: Run): string => (size / 1e6 / r.seconds).toFixed(0);
-      rows.push([String(level), codec, 'makedumpfile', m.seconds.toFixed(2), mBest.toFixed(2), m.cpu.toFixed(2), mbps(m), (m.rssKb / 1024).toFixed(0), (m.bytes / 1e6).toFixed(1), '1.00x', '1.00x', '1.00x']);
-      rows.push([String(level), codec, `kdumpkit -t${threads}`, k.seconds.toFixed(2), kBest.toFixed(2), k.cpu.toFixed(2), mbps(k), (k.rssKb / 1024).toFixed(0), (k.bytes / 1e6).toFixed(1), `${(m.seconds / k.seconds).toFixed(2)}x`, `${(mBest / kBest).toFixed(2)}x`, `${(k.rssKb / m.rssKb).toFixed(2)}x`]);
+      tools.forEach((tool, j) => {
+        const rs = results[j]!;
+        if (rs.length === 0) return;
+        const m = median(rs);
+        const best = Math.min(...rs.map((r) => r.seconds));
+        const bestCpu = Math.min(...rs.map((r) => r.cpu));
+        rows.push([
+          String(level),
+          codec,
+          tool.name,
+          m.seconds.toFixed(2),
+          best.toFixed(2),
+          m.cpu.toFixed(2),
+          bestCpu.toFixed(2),
+          mbps(m),
+          (m.rssKb / 1024).toFixed(0),
+          (m.bytes / 1e6).toFixed(1),
+          `${(base.seconds / m.seconds).toFixed(2)}x`,
+          `${(baseBest / best).toFixed(2)}x`,
+          `${(baseCpu / bestCpu).toFixed(2)}x`,
+          `${(m.rssKb / base.rssKb).toFixed(2)}x`,
+        ]);
+      });
     }
   }
   rmSync(work, { recursive: true, force: true });
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   process.stdout.write(rows.map((r) => r.map((x, c) => x.padEnd(widths[c]!)).join('  ')).join('\n') + '\n');
-  process.stdout.write('seconds = median wall time, best = fastest run, CPU s = user + system of the median run (all threads)\n');
-  process.stdout.write('throughput ratio = makedumpfile time / kdumpkit time (> 1: kdumpkit faster), of the medians and of the best runs; RSS ratio = kdumpkit / makedumpfile\n');
-  process.stdout.write(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (other processes on the machine distort the times)\n`);
+  for (const n of notes) process.stdout.write(`${n}\n`);
+  process.stdout.write('seconds = median wall time, best = fastest run, CPU s = user + system of the median run (all threads), best CPU s = least of the runs\n');
+  process.stdout.write(`throughput ratio = ${tools0()} time / the tool's time (> 1: faster), of the medians and of the best runs; CPU ratio = of the best CPU seconds; RSS ratio = the tool's / ${tools0()}'s\n`);
+  process.stdout.write(`load average at the end: ${loadavg()} (other processes on the machine distort the wall times)\n`);
 }
 
 main();

@@ -140,6 +140,7 @@ export class BatchCompressor {
    * arrive (a worker does this while the main thread is still classifying pages).
    */
   warmUp(rounds = 48): void {
+    if (this.codec?.native) return;
     const ps = this.settings.pageSize;
     const input = new Uint8Array(4 * ps);
     let x = 1;
@@ -187,8 +188,16 @@ interface Pending {
   reject(e: Error): void;
 }
 
+/**
+ * How many batches the main thread compresses itself between two handed to each worker, when it
+ * helps (see CompressPool.create): 1 = one batch in (workers + 1) on the main thread.
+ */
+const INLINE_SHARE = 1;
+
 export class CompressPool {
   private readonly workers: { worker: Worker; busy: number }[] = [];
+  /** Round-robin position over (workers..., main thread) when the main thread helps. */
+  private turn = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly freeOutputs: ArrayBuffer[] = [];
   private inline: BatchCompressor | undefined;
@@ -202,19 +211,29 @@ export class CompressPool {
   ) {}
 
   /**
-   * `threads` worker threads (0 = compress on the calling thread). Workers load the codecs
-   * and warm them up themselves; the promise settles when every worker is ready. Start it
-   * early (before classifying pages): the workers get ready in parallel.
+   * `threads` compression threads. 0 compresses on the calling thread only; 1 uses one worker
+   * thread; N >= 2 uses N - 1 workers and the calling thread as the N-th (mainHelps, the
+   * default): in the collector the main thread only plans reads and writes results, so it has
+   * time to compress every N-th batch itself, and each worker thread not started saves its
+   * start-up (a Node isolate, its module graph: tens of milliseconds of CPU that a level-31
+   * dump of a few hundred MB cannot win back). mainHelps false gives N workers.
+   *
+   * Workers load the codecs and warm them up themselves. With the main thread helping, the
+   * promise settles at once: jobs queue in the workers' message ports until they are ready, and
+   * the main thread compresses meanwhile. Otherwise it settles when every worker is ready.
+   * Start it early (before classifying pages): the workers boot in parallel with that.
    */
-  static async create(settings: CompressSettings, threads: number): Promise<CompressPool> {
+  static async create(settings: CompressSettings, threads: number, mainHelps = true): Promise<CompressPool> {
+    const helps = mainHelps && threads >= 2;
+    const workers = helps ? threads - 1 : threads;
     const pool = new CompressPool(settings, threads);
-    if (threads === 0) {
+    if (threads === 0 || helps) {
       pool.inline = await BatchCompressor.create(settings);
       if (settings.sourcePath) pool.inlineFd = openSync(settings.sourcePath, 'r');
     }
     const url = new URL('./compress-worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
-    for (let i = 0; i < threads; i++) {
+    for (let i = 0; i < workers; i++) {
       const worker = new Worker(url, { workerData: settings, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 } });
       const slot = { worker, busy: 0 };
       pool.workers.push(slot);
@@ -236,6 +255,11 @@ export class CompressPool {
         if (code !== 0) pool.fail(new Error(`compression worker exited with code ${code}`));
       });
     }
+    if (helps) {
+      // Not awaited: a worker that fails to start fails the pool (fail() rejects its jobs).
+      for (const r of ready) r.catch(() => undefined);
+      return pool;
+    }
     try {
       await Promise.all(ready);
     } catch (e) {
@@ -243,6 +267,11 @@ export class CompressPool {
       throw e;
     }
     return pool;
+  }
+
+  /** Worker threads started (threads - 1 when the main thread helps). */
+  get workerCount(): number {
+    return this.workers.length;
   }
 
   /** An output buffer for a job of `count` pages (reused when one is free). */
@@ -260,7 +289,14 @@ export class CompressPool {
   submit(job: CompressJob): Promise<CompressResult> {
     if (this.failure) return Promise.reject(this.failure);
     const output = this.takeOutput(job.count * this.settings.pageSize);
-    if (this.inline) {
+    // With workers, the main thread takes its turn after each worker had one (INLINE_SHARE).
+    let inline = this.workers.length === 0;
+    if (!inline && this.inline) {
+      const cycle = this.workers.length + INLINE_SHARE;
+      inline = this.turn % cycle >= this.workers.length;
+      this.turn++;
+    }
+    if (inline && this.inline) {
       try {
         const input = new Uint8Array(job.input, 0, job.count * this.settings.pageSize);
         const rd = job.reads ? performReads(this.inlineFd, job.reads, input, this.settings.pageSize) : { unreadable: 0 };

@@ -348,8 +348,12 @@ function readVirtualInto(src: FilterSource, va: bigint, len: number, out: Uint8A
   const kernel = src.kernel;
   // vmemmap is mapped with 2 MiB pages: translate once per mapping, not once per 4 KiB.
   const spans = kernel.translateSpan?.bind(kernel);
+  const phys = src.phys;
   const flush = (): void => {
-    if (runLen > 0) out.set(src.phys.read(runPa, runLen), runAt);
+    if (runLen > 0) {
+      if (phys.readInto) phys.readInto(runPa, out, runAt, runLen);
+      else out.set(phys.read(runPa, runLen), runAt);
+    }
     runLen = 0;
   };
   while (done < len) {

@@ -218,11 +218,20 @@ export class BitCursor {
     const bits = this.bits;
     const max = this.max;
     let p = this.p;
-    while (p < max && n < pfns.length) {
+    const room = pfns.length;
+    while (p < max && n < room) {
       const b = bits[p >>> 3]!;
-      if (b === 0 && (p & 7) === 0) {
-        p += 8;
-        continue;
+      if ((p & 7) === 0) {
+        if (b === 0) {
+          p += 8;
+          continue;
+        }
+        // A full byte (runs of kept pages: most of the bitmap at low levels) gives 8 pfns at once.
+        if (b === 0xff && p + 8 <= max && n + 8 <= room) {
+          for (let k = 0; k < 8; k++) pfns[n++] = p + k;
+          p += 8;
+          continue;
+        }
       }
       if (b & (1 << (p & 7))) pfns[n++] = p;
       p++;

@@ -73,7 +73,6 @@ export async function openDump(path: string): Promise<Dump> {
 
 /** Opens a dump from any byte source (a file, or bytes in memory for tests and fuzzing). */
 export async function openDumpSource(file: ByteSource): Promise<Dump> {
-  await initCodecs();
   if (file.size < 24n) throw new FormatError(file.path, 0, `file too small (${file.size} bytes) to be a dump`);
   const magic = file.read(0n, 24, 'magic');
   let src: ByteSource = file;
@@ -83,7 +82,12 @@ export async function openDumpSource(file: ByteSource): Promise<Dump> {
     flattened = true;
   }
   const inner = flattened ? src.read(0n, Math.min(24, Number(src.size)), 'magic') : magic;
-  if (isKdumpSignature(inner)) return openKdump(src, file.size, flattened);
+  if (isKdumpSignature(inner)) {
+    // Only kdump-compressed pages may need the (WebAssembly) zstd decoder; an ELF vmcore -- what
+    // `kdumpkit save` reads in the capture kernel -- does not pay for loading it.
+    await initCodecs();
+    return openKdump(src, file.size, flattened);
+  }
   if (isElf(inner)) return openElf(src, file.size, flattened);
   throw new FormatError(
     file.path,

@@ -19,6 +19,11 @@ export interface PhysicalMemory {
    * Throws PageNotPresentError for holes and excluded pages: never silent zeros.
    */
   read(paddr: bigint, length: number): Uint8Array;
+  /**
+   * Optional: `read` into out[at, at+length) without allocating (the collector's page filter
+   * reads the whole mem_map this way). Same bytes and errors as `read`.
+   */
+  readInto?(paddr: bigint, out: Uint8Array, at: number, length: number): void;
   /** Classifies a page frame without reading (decompressing) it. */
   pageState(pfn: bigint): PageState;
   /** Physical RAM ranges the dump covers (the PT_LOADs, or the 1st bitmap's runs). */

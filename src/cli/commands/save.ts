@@ -3,13 +3,10 @@ import { closeSync, existsSync, fsyncSync, statSync } from 'node:fs';
 import { openDump, type Dump } from '../../formats/open.js';
 import type { CodecName } from '../../formats/codecs/index.js';
 import { FileSink, FlattenedSink, type DumpSink } from '../../formats/kdump/flattened-writer.js';
-import { readDumpLog } from '../../analyze/dmesg.js';
-import { formatDmesgMakedumpfile } from '../../kernel/printk.js';
 import { estimateSpace, prepareSave, SaveIncompleteError, startCompression, writeDump, type SaveProgress, type SaveSummary } from '../../collect/save.js';
 import { formatBytes, renderSaveReport } from '../../collect/summary.js';
 import { checkNotSaved, commitFile, createIncomplete, freeSpace, makeDumpDir, planOutput, writeTextFile, INCOMPLETE_SUFFIX } from '../../collect/target.js';
 import { renderJson } from '../../report/json.js';
-import { writeReportFile } from '../../catalog/report-file.js';
 import type { CompressPool } from '../../collect/compress-pool.js';
 import { KdumpkitError, UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec, type Io } from '../command.js';
@@ -81,10 +78,14 @@ Compression (--compress, default ${DEFAULT_CODEC}): zstd compresses best and fas
 (>= 8.0.1), drgn/libkdumpfile and kdumpkit read it, and so does makedumpfile >= 1.7.0 when built
 with zstd. Debian 12's makedumpfile 1.7.2 reads only zlib and lzo: use '--compress zlib' (the
 most widely readable) or 'lzo' (fastest) when the dump must go through it. 'none' stores pages
-raw. A page that does not get smaller is stored raw whatever the codec.
+raw. A page that does not get smaller is stored raw whatever the codec. LZO pages come from
+liblzo2's lzo1x_1_compress, as makedumpfile's do (the npm package 'lzo', built at install):
+'--compress lzo --rules 1.7.2' then writes the very file Debian's 'makedumpfile -l' writes.
 
-Compression runs on --threads worker threads (default: one per CPU, at most 4; 0 compresses
-on the main thread, best with a single CPU); the output is identical for any number.
+Compression runs on --threads N threads (default: one per CPU, at most 4): N - 1 worker
+threads plus the main thread, which compresses every N-th batch between reading and writing
+(1 = one worker thread, 0 = the main thread alone, best with a single CPU); the output is
+identical for any number.
 Progress goes to standard error: a live line on a terminal, plain lines otherwise (a serial
 console). Memory stays small (about 100 MB) whatever the dump size.
 
@@ -103,7 +104,7 @@ Examples:
     format: 'kdump (default) | elf (makedumpfile -E) | flat (kdump as a flattened stream)',
     flat: 'write the chosen format as a flattened stream (makedumpfile -F)',
     dmesg: "also write the crashed kernel's log to FILE",
-    threads: 'compression threads (default: CPUs, at most 4; 0 = none)',
+    threads: 'compression threads, the main thread included (default: CPUs, at most 4; 0 = main thread only)',
     quiet: 'no progress and no summary, only errors',
     'no-space-check': 'write even if the estimate says the dump will not fit (it is then kept incomplete)',
     rules: "page rules: latest (default) or 1.7.2 to match Debian 12's makedumpfile count for count",
@@ -148,7 +149,7 @@ Examples:
       if (plan.dir) makeDumpDir(plan.dir);
       const notes: string[] = [];
       if (plan.dmesg || v.dmesg) {
-        const log = dmesgText(dump, notes);
+        const log = await dmesgText(dump, notes);
         if (log) {
           // A dmesg.txt from an earlier attempt (e.g. one refused for lack of space) is kept.
           if (plan.dmesg && existsSync(plan.dmesg)) notes.push(`${plan.dmesg} exists already and was kept`);
@@ -235,6 +236,8 @@ function parseIntOption(name: string, text: string, min: number, max: number): n
 /** Writes report.json beside the saved dump; returns its path, or undefined (noted) when that failed. */
 async function saveReport(vmcore: string, summary: SaveSummary, notes: string[]): Promise<string | undefined> {
   try {
+    // The analysis stack loads only now, after the dump is committed: it costs the copy nothing.
+    const { writeReportFile } = await import('../../catalog/report-file.js');
     const r = await writeReportFile(vmcore, {
       format: summary.format + (summary.flattened ? ' (flattened)' : ''),
       level: summary.level,
@@ -252,8 +255,12 @@ async function saveReport(vmcore: string, summary: SaveSummary, notes: string[])
   }
 }
 
-/** The crashed kernel's log as makedumpfile --dump-dmesg writes it, or undefined (noted). */
-function dmesgText(dump: Dump, notes: string[]): Uint8Array | undefined {
+/**
+ * The crashed kernel's log as makedumpfile --dump-dmesg writes it, or undefined (noted). The
+ * printk reader is loaded only when a log is saved: a save to a plain file does not pay for it.
+ */
+async function dmesgText(dump: Dump, notes: string[]): Promise<Uint8Array | undefined> {
+  const [{ readDumpLog }, { formatDmesgMakedumpfile }] = await Promise.all([import('../../analyze/dmesg.js'), import('../../kernel/printk.js')]);
   try {
     const log = readDumpLog(dump);
     notes.push(...log.warnings);

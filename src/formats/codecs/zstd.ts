@@ -1,5 +1,12 @@
 import * as zlib from 'node:zlib';
-import { init, decompress, createCCtx, compressUsingDict } from '@bokuweb/zstd-wasm';
+
+/**
+ * The WebAssembly package is imported only when zstd is used (initZstd / initZstdCompress):
+ * loading and compiling it costs tens of milliseconds, which every `kdumpkit save` of an ELF
+ * vmcore and every compression worker paid before without needing it.
+ */
+type ZstdWasm = typeof import('@bokuweb/zstd-wasm');
+let wasm: ZstdWasm | undefined;
 
 /**
  * zstd frames (makedumpfile -z, ZSTD_compressCCtx). Node >= 22.15 has zstd in node:zlib; on
@@ -14,7 +21,9 @@ let cctx: number | undefined;
 const NO_DICT = new Uint8Array(0);
 
 function initWasm(): Promise<void> {
-  wasmInit ??= init().then(() => {
+  wasmInit ??= import('@bokuweb/zstd-wasm').then(async (m) => {
+    await m.init();
+    wasm = m;
     wasmReady = true;
   });
   return wasmInit;
@@ -27,8 +36,8 @@ export async function initZstd(): Promise<void> {
 
 export function zstdDecompress(data: Uint8Array, maxSize: number): Uint8Array {
   if (native) return native(data, { maxOutputLength: maxSize });
-  if (!wasmReady) throw new Error('zstd codec used before initCodecs()');
-  return decompress(data);
+  if (!wasmReady || !wasm) throw new Error('zstd codec used before initCodecs()');
+  return wasm.decompress(data);
 }
 
 /**
@@ -45,7 +54,7 @@ export async function initZstdCompress(): Promise<void> {
  * ZSTD_compress_usingDict with an empty dictionary is what ZSTD_compressCCtx does.
  */
 export function zstdCompress(data: Uint8Array, level = 1): Uint8Array {
-  if (!wasmReady) throw new Error('zstd compression used before initCompressors()');
-  cctx ??= createCCtx();
-  return compressUsingDict(cctx, data, NO_DICT, level);
+  if (!wasmReady || !wasm) throw new Error('zstd compression used before initCompressors()');
+  cctx ??= wasm.createCCtx();
+  return wasm.compressUsingDict(cctx, data, NO_DICT, level);
 }

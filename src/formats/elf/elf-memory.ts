@@ -58,6 +58,14 @@ export class ElfPhysicalMemory implements PhysicalMemory {
 
   read(paddr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
+    this.readInto(paddr, out, 0, length);
+    return out;
+  }
+
+  readInto(paddr: bigint, dest: Uint8Array, at: number, length: number): void {
+    // A view of the destination range: file bytes are read straight into it (no copy).
+    const out = at === 0 && dest.length === length ? dest : dest.subarray(at, at + length);
+    const direct = (this.src as { readInto?: (buf: Uint8Array, offset: bigint, what?: string) => void }).readInto?.bind(this.src);
     let done = 0;
     while (done < length) {
       const a = paddr + BigInt(done);
@@ -72,14 +80,15 @@ export class ElfPhysicalMemory implements PhysicalMemory {
         const next = this.nextStart(a);
         const stop = next !== undefined && next < pageEnd ? next : pageEnd;
         n = Math.min(length - done, Number(stop - a));
+        out.fill(0, done, done + n);
       } else {
         if (a >= s.fileEnd) throw new PageNotPresentError(a, this.pageShift, 'excluded');
         n = Number(BigInt(length - done) < s.fileEnd - a ? BigInt(length - done) : s.fileEnd - a);
-        out.set(this.src.read(s.offset + (a - s.start), n, `PT_LOAD #${s.index} data`), done);
+        if (direct) direct(out.subarray(done, done + n), s.offset + (a - s.start), `PT_LOAD #${s.index} data`);
+        else out.set(this.src.read(s.offset + (a - s.start), n, `PT_LOAD #${s.index} data`), done);
       }
       done += n;
     }
-    return out;
   }
 
   /** Lowest segment start above `pa`. */
