@@ -34,18 +34,26 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   rehearse: { summary: 'prove the kdump setup works: crash a throwaway VM with the same kernel and settings', load: async () => (await import('./commands/rehearse.js')).default as unknown as CommandSpec },
 };
 
+/** The command list in the order a user meets them: set up, capture, look at one dump, keep many. */
+const GROUPS: readonly (readonly [string, readonly string[]])[] = [
+  ['Set up a machine (host paths under --root DIR for a fake or mounted root)', ['check', 'recommend', 'setup', 'load', 'unload', 'status', 'doctor', 'rehearse', 'test-crash']],
+  ['Capture (in the capture kernel, or on any dump)', ['save', 'reassemble', 'pstore']],
+  ['Analyze one dump (no debuginfo needed)', ['analyze', 'report', 'sys', 'ps', 'bt', 'log', 'dmesg', 'mod', 'sym', 'struct', 'info']],
+  ['The crash catalog (/var/crash)', ['list', 'show', 'prune', 'bundle']],
+];
 
 function topHelp(): string {
   const names = Object.keys(COMMANDS);
   const w = Math.max(...names.map((n) => n.length));
+  // A command missing from GROUPS still shows, so the list can never hide one.
+  const grouped = new Set(GROUPS.flatMap(([, g]) => g));
+  const groups = [...GROUPS, ...(names.some((n) => !grouped.has(n)) ? [['Other', names.filter((n) => !grouped.has(n))] as const] : [])];
   return [
     'kdumpkit — set up kdump, capture and analyze Linux kernel crash dumps.',
     '',
     'Usage: kdumpkit COMMAND [OPTIONS] [ARGS]',
     '',
-    'Commands:',
-    ...names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`),
-    '',
+    ...groups.flatMap(([title, g]) => [`${title}:`, ...g.filter((n) => COMMANDS[n]).map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]!.summary}`), '']),
     "Every command takes --json for machine-readable output and --help for details.",
     'Dumps are recognized by content: ELF vmcores (/proc/vmcore, QEMU dump-guest-memory),',
     'kdump-compressed files (makedumpfile -c/-l/-p/-z, zlib/lzo/snappy/zstd) and flattened',
