@@ -56,10 +56,13 @@ export interface OutputPlan {
 
 export const INCOMPLETE_SUFFIX = '.incomplete';
 
-/** YYYY-MM-DD-HH:MM:SS in local time (the capture kernel's local time is normally UTC). */
+/**
+ * YYYY-MM-DD-HH:MM:SS in UTC: the catalog (src/catalog/entries.ts) and pstore entries read
+ * and write the names as UTC, and a capture kernel has no time zone of its own anyway.
+ */
 export function dumpDirName(when: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())}-${p(when.getHours())}:${p(when.getMinutes())}:${p(when.getSeconds())}`;
+  return `${when.getUTCFullYear()}-${p(when.getUTCMonth() + 1)}-${p(when.getUTCDate())}-${p(when.getUTCHours())}:${p(when.getUTCMinutes())}:${p(when.getUTCSeconds())}`;
 }
 
 export function planOutput(dest: string, when: Date): OutputPlan {
