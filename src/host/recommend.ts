@@ -26,6 +26,7 @@
  */
 import { UsageError } from '../util/errors.js';
 import { formatSize, parseCrashkernel, reservedFor, type CrashkernelRange, type Reservation } from './crashkernel.js';
+import { parseMemTotal } from './state.js';
 
 export type Arch = 'x86_64' | 'aarch64' | 'ppc64le' | 's390x' | 'riscv64';
 export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64'];
@@ -134,7 +135,7 @@ export async function readRamBytes(root: string): Promise<bigint> {
   } catch (e) {
     throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'Give the RAM size with --ram SIZE (e.g. --ram 16G).');
   }
-  const m = /^MemTotal:\s+(\d+)\s*kB\s*$/m.exec(text);
-  if (!m) throw new UsageError(`${path}: no 'MemTotal: N kB' line`, 'Give the RAM size with --ram SIZE (e.g. --ram 16G).');
-  return BigInt(m[1]!) * 1024n;
+  const bytes = parseMemTotal(text);
+  if (bytes === undefined) throw new UsageError(`${path}: no 'MemTotal: N kB' line`, 'Give the RAM size with --ram SIZE (e.g. --ram 16G).');
+  return bytes;
 }

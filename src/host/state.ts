@@ -100,6 +100,12 @@ export function parseLockdown(text: string): LockdownMode | undefined {
   return m ? (m[1] as LockdownMode) : undefined;
 }
 
+/** MemTotal of a /proc/meminfo text in bytes (fs/proc/meminfo.c prints it in kB). */
+export function parseMemTotal(meminfo: string): bigint | undefined {
+  const m = /^MemTotal:\s+(\d+)\s*kB\s*$/m.exec(meminfo);
+  return m ? BigInt(m[1]!) * 1024n : undefined;
+}
+
 function readBigint(root: HostRoot, abs: string): bigint | undefined {
   const t = root.read(abs)?.trim();
   return t && /^\d+$/.test(t) ? BigInt(t) : undefined;
@@ -114,7 +120,6 @@ export function readKdumpState(root: HostRoot): KdumpState {
   const loadedText = root.read('/sys/kernel/kexec_crash_loaded')?.trim();
   const lockdownText = root.read('/sys/kernel/security/lockdown');
   const sb = root.readBytes(SECURE_BOOT_VAR);
-  const memKiB = /^MemTotal:\s+(\d+) kB/m.exec(root.read('/proc/meminfo') ?? '')?.[1];
   return {
     release: runningRelease(root),
     cmdline,
@@ -126,7 +131,7 @@ export function readKdumpState(root: HostRoot): KdumpState {
     lockdown: lockdownText === undefined ? undefined : parseLockdown(lockdownText),
     secureBoot: sb !== undefined && sb.length >= 5 ? sb[4] === 1 : undefined,
     efi: root.isDirectory('/sys/firmware/efi'),
-    memTotalBytes: memKiB ? BigInt(memKiB) * 1024n : undefined,
+    memTotalBytes: parseMemTotal(root.read('/proc/meminfo') ?? ''),
     btf: root.exists('/sys/kernel/btf/vmlinux'),
   };
 }
