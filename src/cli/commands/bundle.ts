@@ -3,13 +3,13 @@ import { bundleBaseName, planBundle } from '../../catalog/bundle.js';
 import { resolveEntry } from '../../catalog/entries.js';
 import { chooseCrashDir } from '../../catalog/location.js';
 import { commitFile, createIncomplete, TargetError } from '../../collect/target.js';
-import { HostRoot } from '../../host/root.js';
 import { renderJson } from '../../report/json.js';
 import { humanBytes } from '../../report/table.js';
 import { UsageError } from '../../util/errors.js';
 import { writeTarGz } from '../../util/tar.js';
 import type { CommandSpec } from '../command.js';
 import { CATALOG_HELP_NOTE, CATALOG_OPTION_HELP, CATALOG_OPTIONS } from './list.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...CATALOG_OPTIONS,
@@ -66,7 +66,7 @@ Examples:
     const out = v.output;
     if (out === '') throw new UsageError('bundle: -o wants a file name, or - for standard output');
     if (out === '-' && io.stdoutIsTTY) throw new UsageError('bundle: refusing to write a binary archive to a terminal', 'Redirect standard output, or give -o FILE.');
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'bundle');
     const { dir } = chooseCrashDir(root, v.dir);
     const entry = await resolveEntry(dir, args.positionals[0]!);
     const target = out ?? `${bundleBaseName(entry.id)}.tar.gz`;

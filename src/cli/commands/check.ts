@@ -1,11 +1,10 @@
-import { statSync } from 'node:fs';
 import { runCheck } from '../../host/check.js';
 import { exitCodeFor, type CheckReport } from '../../host/findings.js';
-import { HostRoot } from '../../host/root.js';
 import { renderCheckText } from '../../report/check-text.js';
 import { renderJson } from '../../report/json.js';
 import { UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec, type Io, type ParsedArgs } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 /** Options shared by check and doctor. */
 export const CHECK_OPTIONS = {
@@ -29,18 +28,6 @@ export const EXIT_NOTE = `
 Exit status: 0 when nothing failed (warnings allowed), 1 when at least one finding failed (a
 crash now would not be captured) or on an error (a message names the file), 2 for usage errors.
 With --strict, warnings also exit 1. So 'kdumpkit check && echo ready' means: a crash is caught.`;
-
-export function hostRootOf(dir: string | undefined, command: string): HostRoot {
-  const d = dir ?? '/';
-  let isDir: boolean;
-  try {
-    isDir = statSync(d).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new UsageError(`${command}: --root ${d} is not a directory`, 'Give the directory that holds the machine\'s /proc, /sys, /boot and /etc.');
-  return new HostRoot(d);
-}
 
 export function printCheckReport(report: CheckReport, values: { json?: boolean; strict?: boolean; verbose?: boolean }, io: Io): number {
   const exitCode = exitCodeFor(report.worst, values.strict === true);

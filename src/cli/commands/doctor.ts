@@ -1,7 +1,8 @@
 import { runDoctor } from '../../host/doctor.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandSpec, Io, ParsedArgs } from '../command.js';
-import { CHECK_OPTIONS, CHECK_OPTION_HELP, EXIT_NOTE, hostRootOf, printCheckReport } from './check.js';
+import { CHECK_OPTIONS, CHECK_OPTION_HELP, EXIT_NOTE, printCheckReport } from './check.js';
+import { hostRootOf } from '../host-root.js';
 
 const doctor: CommandSpec<typeof CHECK_OPTIONS> = {
   name: 'doctor',

@@ -1,10 +1,10 @@
 import { readCatalog } from '../../catalog/entries.js';
 import { groupBySignature } from '../../catalog/groups.js';
 import { chooseCrashDir } from '../../catalog/location.js';
-import { HostRoot } from '../../host/root.js';
 import { renderCatalogList, renderGroups } from '../../report/catalog-text.js';
 import { renderJson } from '../../report/json.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 /** Options of every catalog command (list, show, prune, bundle). */
 export const CATALOG_OPTIONS = {
@@ -74,7 +74,7 @@ Examples:
   maxPositionals: 0,
   async run(args, io) {
     const v = args.values;
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'list');
     const { dir } = chooseCrashDir(root, v.dir);
     const catalog = await readCatalog(dir);
     if (v.group || v['by-signature']) {

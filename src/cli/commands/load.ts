@@ -1,10 +1,10 @@
-import { HostRoot } from '../../host/root.js';
 import { load } from '../../host/load.js';
 import { SYSCALL_MODES, type SyscallMode } from '../../host/kexec.js';
 import { renderJson } from '../../report/json.js';
 import { renderLoadText } from '../../report/kexec-text.js';
 import { KdumpkitError, UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -78,7 +78,7 @@ Examples:
   maxPositionals: 0,
   async run(args, io) {
     const syscall = syscallMode('load', args.values.syscall);
-    const root = new HostRoot(args.values.root ?? '/');
+    const root = hostRootOf(args.values.root, 'load');
     const r = load(root, { dryRun: args.values['dry-run'] === true, syscall });
     io.out(args.values.json ? renderJson(r) : renderLoadText(r));
     if (r.ok) return 0;

@@ -1,12 +1,12 @@
 import { readCatalog } from '../../catalog/entries.js';
 import { chooseCrashDir } from '../../catalog/location.js';
 import { executePrune, planPrune } from '../../catalog/prune.js';
-import { HostRoot } from '../../host/root.js';
 import { renderPrunePlan } from '../../report/catalog-text.js';
 import { renderJson } from '../../report/json.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandSpec } from '../command.js';
 import { CATALOG_HELP_NOTE, CATALOG_OPTION_HELP, CATALOG_OPTIONS } from './list.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = { ...CATALOG_OPTIONS, keep: { type: 'string', short: 'k' }, 'dry-run': { type: 'boolean', short: 'n' } } as const;
 
@@ -44,7 +44,7 @@ Examples:
   async run(args, io) {
     const v = args.values;
     if (v.keep !== undefined && !/^\d+$/.test(v.keep)) throw new UsageError(`prune: --keep wants a whole number, not '${v.keep}'`);
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'prune');
     const { dir, config } = chooseCrashDir(root, v.dir);
     // keep = 0 in the configuration means "keep all" (src/host/config.ts).
     const keep = v.keep !== undefined ? Number(v.keep) : config.keep === 0 ? Infinity : config.keep;

@@ -3,11 +3,11 @@ import { chooseCrashDir } from '../../catalog/location.js';
 import { initZstd } from '../../formats/codecs/zstd.js';
 import { collectPstore } from '../../host/pstore-collect.js';
 import { PSTORE_DIR } from '../../host/pstore-records.js';
-import { HostRoot } from '../../host/root.js';
 import { renderJson } from '../../report/json.js';
 import { renderPstoreText } from '../../report/pstore-text.js';
 import { KdumpkitError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -73,7 +73,7 @@ Examples:
   maxPositionals: 0,
   async run(args, io) {
     const v = args.values;
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'pstore');
     const crashDir = resolve(chooseCrashDir(root, v.dir).dir);
     // Records from Linux 4.19-6.4 may be zstd frames; the WebAssembly decoder loads once.
     await initZstd();

@@ -1,4 +1,3 @@
-import { HostRoot } from '../../host/root.js';
 import { CRASH_MODES, type CrashMode } from '../../rehearse/initramfs.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, rehearse, type RehearseOptions } from '../../rehearse/rehearse.js';
 import { findMinCrashkernel } from '../../rehearse/find-min.js';
@@ -6,6 +5,7 @@ import { renderFindMinText, renderRehearsalText } from '../../report/rehearse-te
 import { renderJson } from '../../report/json.js';
 import { UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -98,7 +98,7 @@ Examples:
     const timeoutSeconds = v.timeout === undefined ? DEFAULT_TIMEOUT_S : intOption('timeout', v.timeout, 10, 86400);
     if (v.crashkernel !== undefined && v['find-min-crashkernel']) throw new UsageError('rehearse: --crashkernel and --find-min-crashkernel exclude each other');
     const o: RehearseOptions = {
-      root: new HostRoot(v.root ?? '/'),
+      root: hostRootOf(v.root, 'rehearse'),
       ...(v.kernel !== undefined ? { release: v.kernel } : {}),
       ...(v.crashkernel !== undefined ? { crashkernel: v.crashkernel } : {}),
       mode,

@@ -3,12 +3,12 @@ import { BOOTLOADERS, type Bootloader } from '../../host/bootloader.js';
 import { CONFIG_KEYS } from '../../host/config.js';
 import { parseCrashkernel } from '../../host/crashkernel.js';
 import { applyPlan, BACKUP_SUFFIX } from '../../host/file-plan.js';
-import { HostRoot } from '../../host/root.js';
 import { planSetup } from '../../host/setup.js';
 import { renderJson } from '../../report/json.js';
 import { renderSetupPlan, renderSetupResult, setupPlanJson } from '../../report/setup-text.js';
 import { UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -108,7 +108,7 @@ Examples:
         throw new UsageError(`setup: bad --crashkernel '${v.crashkernel}': ${(e as Error).message.split('\n')[0]}`, 'Give a value like 256M or 1G-4G:192M,4G-64G:256M,64G-:512M (see kdumpkit recommend).');
       }
     }
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'setup');
     const plan = planSetup(root, { bootloader: bl as Bootloader | 'auto', ...(v.crashkernel !== undefined ? { crashkernel: v.crashkernel } : {}), ...(v.early ? { early: true } : {}) });
     const nothing = plan.changes.length === 0 && plan.actions.length === 0;
     if (v['dry-run'] || nothing) {

@@ -4,7 +4,6 @@ import { DMESG_FILE, PSTORE_META_FILE, readPstoreMeta, resolveEntry } from '../.
 import { chooseCrashDir } from '../../catalog/location.js';
 import { logVerdict, parseLogText } from '../../catalog/log-signature.js';
 import { readReportFile, REPORT_FILE } from '../../catalog/report-file.js';
-import { HostRoot } from '../../host/root.js';
 import { renderAnalyzeText } from '../../report/analyze-text.js';
 import { renderLogEntry } from '../../report/catalog-text.js';
 import { renderJson } from '../../report/json.js';
@@ -12,6 +11,7 @@ import { KdumpkitError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
 import type { CommandSpec } from '../command.js';
 import { CATALOG_HELP_NOTE, CATALOG_OPTION_HELP, CATALOG_OPTIONS } from './list.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = { ...CATALOG_OPTIONS } as const;
 const LOG_LINES = 40;
@@ -46,7 +46,7 @@ Examples:
   maxPositionals: 1,
   async run(args, io) {
     const v = args.values;
-    const root = new HostRoot(v.root ?? '/');
+    const root = hostRootOf(v.root, 'show');
     const { dir } = chooseCrashDir(root, v.dir);
     // Only the verdict's source matters here: the full report is read below.
     const entry = await resolveEntry(dir, args.positionals[0]!, { analyze: false });

@@ -1,9 +1,9 @@
-import { HostRoot } from '../../host/root.js';
 import { status } from '../../host/load.js';
 import { renderJson } from '../../report/json.js';
 import { renderStatusText } from '../../report/kexec-text.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
 import { syscallMode } from './load.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -45,7 +45,7 @@ Examples:
   },
   maxPositionals: 0,
   async run(args, io) {
-    const r = status(new HostRoot(args.values.root ?? '/'), { syscall: syscallMode('status', args.values.syscall) });
+    const r = status(hostRootOf(args.values.root, 'status'), { syscall: syscallMode('status', args.values.syscall) });
     io.out(args.values.json ? renderJson(r) : renderStatusText(r));
     return r.armed ? 0 : 1;
   },

@@ -1,8 +1,8 @@
-import { HostRoot } from '../../host/root.js';
 import { testCrash, TestCrashRefused } from '../../host/test-crash.js';
 import { renderJson } from '../../report/json.js';
 import { renderTestCrashText } from '../../report/kexec-text.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -46,7 +46,7 @@ Examples:
   },
   maxPositionals: 0,
   async run(args, io) {
-    const r = testCrash(new HostRoot(args.values.root ?? '/'), { yes: args.values.yes === true });
+    const r = testCrash(hostRootOf(args.values.root, 'test-crash'), { yes: args.values.yes === true });
     io.out(args.values.json ? renderJson(r) : renderTestCrashText(r));
     if (r.ok) return 0;
     const failed = r.checks.find((c) => c.status === 'fail');

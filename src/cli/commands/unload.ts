@@ -1,9 +1,9 @@
-import { HostRoot } from '../../host/root.js';
 import { unload } from '../../host/load.js';
 import { renderJson } from '../../report/json.js';
 import { renderUnloadText } from '../../report/kexec-text.js';
 import { COMMON_OPTIONS, type CommandSpec } from '../command.js';
 import { KexecFailed, syscallMode } from './load.js';
+import { hostRootOf } from '../host-root.js';
 
 const options = {
   ...COMMON_OPTIONS,
@@ -42,7 +42,7 @@ Examples:
   maxPositionals: 0,
   async run(args, io) {
     const syscall = syscallMode('unload', args.values.syscall);
-    const r = unload(new HostRoot(args.values.root ?? '/'), { dryRun: args.values['dry-run'] === true, syscall });
+    const r = unload(hostRootOf(args.values.root, 'unload'), { dryRun: args.values['dry-run'] === true, syscall });
     io.out(args.values.json ? renderJson(r) : renderUnloadText(r));
     if (r.ok) return 0;
     throw new KexecFailed(`unload: ${r.summary}`, r.explanations[0]?.fix);
