@@ -455,10 +455,13 @@ async function writeKdump(prep: PreparedSave, sink: DumpSink, opts: WriteOptions
       opts.onProgress?.({ phase: 'copy', done, total, bytesOut: sink.bytesWritten, pageSize: ps });
     }
     writer.finish();
+    await sink.settle?.();
     sink.end();
     return finishSummary(false);
   } catch (e) {
     await Promise.allSettled(inflight);
+    // No write-back may still use the descriptor when the caller closes it.
+    await sink.settle?.().catch(() => undefined);
     if (e instanceof SinkWriteError) {
       const flagged = writer.markIncomplete();
       sink.close();
@@ -534,9 +537,11 @@ async function writeElf(prep: PreparedSave, sink: DumpSink, opts: WriteOptions):
       }
     }
     writer.finish();
+    await sink.settle?.();
     sink.end();
     return summary(false);
   } catch (e) {
+    await sink.settle?.().catch(() => undefined);
     if (e instanceof SinkWriteError && writer) {
       const flagged = writer.markIncomplete();
       sink.close();

@@ -13,6 +13,8 @@ import { COMMON_OPTIONS, type CommandSpec, type Io } from '../command.js';
 
 const CODECS = ['zlib', 'lzo', 'snappy', 'zstd', 'none'] as const;
 const DEFAULT_CODEC = 'zstd';
+/** Write-back in the background every 32 MiB (util/background-flush.ts): the final fsync stays short. */
+const FLUSH_EVERY = 32 << 20;
 
 const options = {
   ...COMMON_OPTIONS,
@@ -180,7 +182,7 @@ Examples:
       if (!plan.vmcore) sink = new FlattenedSink('standard output', 1, false);
       else {
         file = createIncomplete(plan.vmcore);
-        sink = flattened ? new FlattenedSink(file.path, file.fd, false) : new FileSink(file.path, file.fd, false);
+        sink = flattened ? new FlattenedSink(file.path, file.fd, false) : new FileSink(file.path, file.fd, false, FLUSH_EVERY);
       }
       let summary: SaveSummary;
       try {

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, readSync, writeSync } from 'node:fs';
 import { FormatError, KdumpkitError } from '../../util/errors.js';
 import { FLAT_SIGNATURE } from './flattened.js';
+import { BackgroundFlush } from '../../util/background-flush.js';
 
 /**
  * Where dump writers put their bytes: positioned writes, either into a plain file or as a
@@ -18,6 +19,11 @@ export interface DumpSink {
   readonly bytesWritten: number;
   /** Writes all of `data` at `offset` of the dump, or throws SinkWriteError. */
   write(offset: bigint, data: Uint8Array): void;
+  /**
+   * Waits for write-back started in the background (FileSink with flushEvery), so that the
+   * final fsync is short and the descriptor can be closed; throws SinkWriteError if it failed.
+   */
+  settle?(): Promise<void>;
   /** Completes the output (a stream gets its end marker) and closes what the sink opened. */
   end(): void;
   /** Closes without completing (after an error). */
@@ -30,9 +36,10 @@ export class SinkWriteError extends KdumpkitError {
   /** errno code: ENOSPC, EIO, EPIPE, ... */
   readonly errno: string | undefined;
 
-  constructor(sink: string, offset: bigint, length: number, written: number, cause: NodeJS.ErrnoException) {
+  /** `action` replaces "cannot write N bytes at offset X" (a failed write-back, say). */
+  constructor(sink: string, offset: bigint, length: number, written: number, cause: NodeJS.ErrnoException, action?: string) {
     const why = cause.code === 'ENOSPC' ? 'no space left on device' : cause.code === 'EDQUOT' ? 'disk quota exceeded' : cause.code === 'EPIPE' ? 'the reader closed the pipe' : cause.message.replace(/^[A-Z]+: /, '').replace(/, write$/, '');
-    super('E_WRITE', `${sink}: cannot write ${length} bytes at offset 0x${offset.toString(16)}: ${why}${cause.code ? ` (${cause.code})` : ''}`);
+    super('E_WRITE', `${sink}: ${action ?? `cannot write ${length} bytes at offset 0x${offset.toString(16)}`}: ${why}${cause.code ? ` (${cause.code})` : ''}`);
     this.written = written;
     this.errno = cause.code;
   }
@@ -90,18 +97,24 @@ export function readSome(fd: number, buf: Uint8Array, offset: number, length: nu
   }
 }
 
-/** A regular file written with positioned writes (pwrite). */
+/**
+ * A regular file written with positioned writes (pwrite). With `flushEvery` (bytes), dirty
+ * pages are written back in the background as the file grows (util/background-flush.ts).
+ */
 export class FileSink implements DumpSink {
   readonly kind = 'file' as const;
   private written = 0;
   private fd: number;
+  private readonly flush: BackgroundFlush | undefined;
 
   constructor(
     readonly name: string,
     fd: number,
     private readonly ownsFd = true,
+    flushEvery?: number,
   ) {
     this.fd = fd;
+    this.flush = flushEvery ? new BackgroundFlush(fd, flushEvery) : undefined;
   }
 
   get bytesWritten(): number {
@@ -115,11 +128,21 @@ export class FileSink implements DumpSink {
 
   write(offset: bigint, data: Uint8Array): void {
     try {
-      this.written += writeFully(this.fd, data, Number(offset));
+      const n = writeFully(this.fd, data, Number(offset));
+      this.written += n;
+      this.flush?.wrote(n);
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { written?: number };
       this.written += err.written ?? 0;
       throw new SinkWriteError(this.name, offset, data.length, err.written ?? 0, err);
+    }
+  }
+
+  async settle(): Promise<void> {
+    try {
+      await this.flush?.settle();
+    } catch (e) {
+      throw new SinkWriteError(this.name, 0n, 0, 0, e as NodeJS.ErrnoException, 'writing the dump back to disk failed');
     }
   }
 
