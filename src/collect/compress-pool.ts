@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { CODEC_FLAGS, type CodecName } from '../formats/codecs/index.js';
 import { createPageCompressor, type PageCompressor } from './fast-codecs.js';
 import type { StoredBatch } from '../formats/kdump/writer.js';
+import { MappedFile } from './mapped-source.js';
 
 /**
  * Compression of page batches for the kdump writer, on worker threads or inline.
@@ -18,7 +19,7 @@ import type { StoredBatch } from '../formats/kdump/writer.js';
  *
  * Buffers travel by transfer (no copies) and come back to a pool, so memory is bounded by
  * the number of jobs in flight, whatever the dump size. Results are handed out in submission
- * order (the caller awaits the oldest), so the output is identical with 0, 1 or N threads.
+ * order (next()), so the output is identical with 0, 1 or N threads.
  */
 
 export interface CompressJob {
@@ -49,6 +50,8 @@ export interface CompressSettings {
   readonly shareZeroPages: boolean;
   /** The ELF source file, for jobs that carry reads. */
   readonly sourcePath?: string;
+  /** Read the source through memory maps when the native helper is there (default true). */
+  readonly mmap?: boolean;
 }
 
 /** Message protocol between the pool and compress-worker.ts. */
@@ -72,10 +75,29 @@ export interface WorkerResponse {
 }
 
 /**
- * Performs planned reads into `buf`. A range that fails (EIO from /proc/vmcore for memory the
- * capture kernel cannot read) is retried page by page; pages that still fail become zeros.
+ * Where each page of a batch is: page i is `bytes[i]` from `offsets[i]` (a mapped window of the
+ * source, or the job's input buffer for pages that were read into it).
  */
-export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, pageSize: number): { unreadable: number; note?: string } {
+export interface PageRefs {
+  readonly bytes: Buffer[];
+  readonly offsets: Float64Array;
+}
+
+export interface ReadOutcome {
+  unreadable: number;
+  note?: string;
+  /** Set when pages were left in place in a mapped window (see MappedFile). */
+  refs?: PageRefs;
+}
+
+/**
+ * Performs planned reads (quads: file offset, length, offset in buf, physical address). With
+ * `mapped`, whole pages are not copied: they are referenced where the map has them, and only
+ * what cannot be mapped (pages split over two file ranges, a truncated file) is read into
+ * `buf`. A range that fails (EIO from /proc/vmcore for memory the capture kernel cannot read)
+ * is retried page by page; pages that still fail become zeros.
+ */
+export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, pageSize: number, mapped?: MappedFile): ReadOutcome {
   let unreadable = 0;
   let note: string | undefined;
   const readRange = (file: number, len: number, at: number): void => {
@@ -86,10 +108,28 @@ export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, p
       got += n;
     }
   };
+  let refs: PageRefs | undefined;
+  let whole: Buffer | undefined;
   for (let i = 0; i + 3 < reads.length; i += 4) {
     const file = reads[i]!;
     const len = reads[i + 1]!;
     const at = reads[i + 2]!;
+    if (mapped && at % pageSize === 0 && len % pageSize === 0) {
+      const v = mapped.view(file, len);
+      if (v) {
+        if (!refs) {
+          whole = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+          const pages = buf.byteLength / pageSize;
+          refs = { bytes: new Array<Buffer>(pages).fill(whole), offsets: new Float64Array(pages) };
+          for (let k = 0; k < pages; k++) refs.offsets[k] = k * pageSize;
+        }
+        for (let o = 0, k = at / pageSize; o < len; o += pageSize, k++) {
+          refs.bytes[k] = v.bytes;
+          refs.offsets[k] = v.offset + o;
+        }
+        continue;
+      }
+    }
     try {
       readRange(file, len, at);
     } catch {
@@ -104,8 +144,10 @@ export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, p
         }
       }
     }
+    // Pages read here stay in buf (refs already point there unless a view replaced them; a
+    // page a view covers wholly is never touched by a read).
   }
-  return { unreadable, note };
+  return refs ? { unreadable, note, refs } : { unreadable, note };
 }
 
 const zeroPages = new Map<number, Buffer>();
@@ -152,8 +194,11 @@ export class BatchCompressor {
     for (let r = 0; r < rounds; r++) this.compress(input, 4, output);
   }
 
-  /** Compresses `count` pages of `input` into `output` (room for count x pageSize bytes). */
-  compress(input: Uint8Array, count: number, output: Uint8Array): { sizes: Uint32Array; flags: Uint8Array; length: number } {
+  /**
+   * Compresses `count` pages into `output` (room for count x pageSize bytes): page i is at
+   * i x pageSize in `input`, or where `refs` says (pages left in a mapped window).
+   */
+  compress(input: Uint8Array, count: number, output: Uint8Array, refs?: PageRefs): { sizes: Uint32Array; flags: Uint8Array; length: number } {
     const ps = this.settings.pageSize;
     const sizes = new Uint32Array(count);
     const flags = new Uint8Array(count);
@@ -162,19 +207,20 @@ export class BatchCompressor {
     const whole = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     let length = 0;
     for (let i = 0; i < count; i++) {
-      const off = i * ps;
+      const src = refs ? refs.bytes[i]! : whole;
+      const off = refs ? refs.offsets[i]! : i * ps;
       // makedumpfile is_zero_page; Buffer.compare is a memcmp.
-      if (share && whole.compare(this.zeroPage, 0, ps, off, off + ps) === 0) {
+      if (share && src.compare(this.zeroPage, 0, ps, off, off + ps) === 0) {
         sizes[i] = 0;
         continue;
       }
-      const n = this.codec ? this.codec.compress(input, off, ps, output, length) : -1;
+      const n = this.codec ? this.codec.compress(src, off, ps, output, length) : -1;
       if (n > 0) {
         sizes[i] = n;
         flags[i] = flag;
         length += n;
       } else {
-        output.set(input.subarray(off, off + ps), length);
+        output.set(src.subarray(off, off + ps), length);
         sizes[i] = ps;
         length += ps;
       }
@@ -183,27 +229,42 @@ export class BatchCompressor {
   }
 }
 
-interface Pending {
-  resolve(r: CompressResult): void;
-  reject(e: Error): void;
+/** A submitted batch: waiting in the pool's queue, at a worker, or done. */
+interface Task {
+  readonly job: CompressJob;
+  readonly output: ArrayBuffer;
+  /** True once handed to a worker. */
+  posted: boolean;
+  result?: CompressResult;
+  error?: Error;
+  /** Wakes next() waiting for this task's result from a worker. */
+  wake?: () => void;
 }
 
 /**
- * How many batches the main thread compresses itself between two handed to each worker, when it
- * helps (see CompressPool.create): 1 = one batch in (workers + 1) on the main thread.
+ * Batches a worker holds at most (its port's queue included). Two: when it finishes one, the
+ * next is already there, even while the main thread is busy compressing and cannot post.
+ * The rest wait in the pool, where the main thread can take them.
  */
-const INLINE_SHARE = 1;
+const WORKER_DEPTH = 2;
+
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class CompressPool {
   private readonly workers: { worker: Worker; busy: number }[] = [];
-  /** Round-robin position over (workers..., main thread) when the main thread helps. */
-  private turn = 0;
-  private readonly pending = new Map<number, Pending>();
+  /** Every task not yet handed out by next(), in submission order. */
+  private readonly order: Task[] = [];
+  /** Tasks no worker has, in submission order (a subsequence of `order`). */
+  private readonly queued: Task[] = [];
+  private readonly posted = new Map<number, Task>();
   private readonly freeOutputs: ArrayBuffer[] = [];
   private inline: BatchCompressor | undefined;
   private inlineFd = -1;
+  private inlineMap: MappedFile | undefined;
   private nextId = 0;
   private failure: Error | undefined;
+  /** Batches compressed on the calling thread (for tests and the bench). */
+  inlineBatches = 0;
 
   private constructor(
     readonly settings: CompressSettings,
@@ -214,14 +275,15 @@ export class CompressPool {
    * `threads` compression threads. 0 compresses on the calling thread only; 1 uses one worker
    * thread; N >= 2 uses N - 1 workers and the calling thread as the N-th (mainHelps, the
    * default): in the collector the main thread only plans reads and writes results, so it has
-   * time to compress every N-th batch itself, and each worker thread not started saves its
-   * start-up (a Node isolate, its module graph: tens of milliseconds of CPU that a level-31
-   * dump of a few hundred MB cannot win back). mainHelps false gives N workers.
+   * time to compress whatever the workers have not taken when it would otherwise wait (see
+   * next()), and each worker thread not started saves its start-up (a Node isolate, its module
+   * graph: tens of milliseconds of CPU that a level-31 dump of a few hundred MB cannot win
+   * back). mainHelps false gives N workers.
    *
    * Workers load the codecs and warm them up themselves. With the main thread helping, the
-   * promise settles at once: jobs queue in the workers' message ports until they are ready, and
-   * the main thread compresses meanwhile. Otherwise it settles when every worker is ready.
-   * Start it early (before classifying pages): the workers boot in parallel with that.
+   * promise settles at once: a worker's first batches wait in its message port until it is
+   * ready, and the main thread compresses the others meanwhile. Otherwise it settles when every
+   * worker is ready. Start it early (before classifying pages): the workers boot meanwhile.
    */
   static async create(settings: CompressSettings, threads: number, mainHelps = true): Promise<CompressPool> {
     const helps = mainHelps && threads >= 2;
@@ -229,7 +291,10 @@ export class CompressPool {
     const pool = new CompressPool(settings, threads);
     if (threads === 0 || helps) {
       pool.inline = await BatchCompressor.create(settings);
-      if (settings.sourcePath) pool.inlineFd = openSync(settings.sourcePath, 'r');
+      if (settings.sourcePath) {
+        pool.inlineFd = openSync(settings.sourcePath, 'r');
+        if (settings.mmap !== false) pool.inlineMap = MappedFile.open(pool.inlineFd);
+      }
     }
     const url = new URL('./compress-worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
@@ -286,53 +351,103 @@ export class CompressPool {
     if (this.freeOutputs.length < 2 * Math.max(1, this.threads) + 4) this.freeOutputs.push(output);
   }
 
-  submit(job: CompressJob): Promise<CompressResult> {
-    if (this.failure) return Promise.reject(this.failure);
-    const output = this.takeOutput(job.count * this.settings.pageSize);
-    // With workers, the main thread takes its turn after each worker had one (INLINE_SHARE).
-    let inline = this.workers.length === 0;
-    if (!inline && this.inline) {
-      const cycle = this.workers.length + INLINE_SHARE;
-      inline = this.turn % cycle >= this.workers.length;
-      this.turn++;
-    }
-    if (inline && this.inline) {
-      try {
-        const input = new Uint8Array(job.input, 0, job.count * this.settings.pageSize);
-        const rd = job.reads ? performReads(this.inlineFd, job.reads, input, this.settings.pageSize) : { unreadable: 0 };
-        const r = this.inline.compress(input, job.count, new Uint8Array(output));
-        return Promise.resolve({ count: job.count, sizes: r.sizes, flags: r.flags, data: new Uint8Array(output, 0, r.length), input: job.input, output, unreadable: rd.unreadable, unreadableNote: rd.note });
-      } catch (e) {
-        return Promise.reject(e as Error);
+  /** Tasks submitted and not yet handed out by next(). */
+  get outstanding(): number {
+    return this.order.length;
+  }
+
+  /**
+   * Queues a batch. Workers get the oldest queued batches, at most WORKER_DEPTH each; the rest
+   * wait for a worker to finish one, or for the calling thread to take them in next().
+   */
+  submit(job: CompressJob): void {
+    const task: Task = { job, output: this.takeOutput(job.count * this.settings.pageSize), posted: false };
+    this.order.push(task);
+    this.queued.push(task);
+    this.pump();
+  }
+
+  /**
+   * The oldest submitted batch's result (undefined when none is left): results come out in
+   * submission order, so the output does not depend on the threads. While that batch is still
+   * at a worker, the calling thread (when it helps) compresses queued batches itself instead of
+   * waiting, so it takes a larger share when the workers are slow to start or the dump has many
+   * pages that compress well, and a smaller one when writing the output keeps it busy: neither
+   * the workers nor the main thread wait while there is work.
+   */
+  async next(): Promise<CompressResult | undefined> {
+    const task = this.order[0];
+    if (!task) return undefined;
+    while (!task.result && !task.error) {
+      if (this.failure) throw this.failure;
+      const help = this.inline ? this.queued[0] : undefined;
+      if (help) {
+        this.queued.shift();
+        this.runInline(help);
+        // Let worker results in (and new batches out to the workers) before helping again.
+        await immediate();
+      } else {
+        await new Promise<void>((resolve) => (task.wake = resolve));
       }
     }
-    let slot = this.workers[0]!;
-    for (const w of this.workers) if (w.busy < slot.busy) slot = w;
-    slot.busy++;
-    const id = this.nextId++;
-    const req: WorkerRequest = { id, input: job.input, output, count: job.count, reads: job.reads };
-    return new Promise<CompressResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(req, job.reads ? [job.input, output, job.reads.buffer as ArrayBuffer] : [job.input, output]);
-    });
+    this.order.shift();
+    if (task.error) throw task.error;
+    return task.result;
+  }
+
+  private runInline(task: Task): void {
+    const { job, output } = task;
+    try {
+      const input = new Uint8Array(job.input, 0, job.count * this.settings.pageSize);
+      const rd: ReadOutcome = job.reads ? performReads(this.inlineFd, job.reads, input, this.settings.pageSize, this.inlineMap) : { unreadable: 0 };
+      const r = this.inline!.compress(input, job.count, new Uint8Array(output), rd.refs);
+      this.inlineMap?.release();
+      task.result = { count: job.count, sizes: r.sizes, flags: r.flags, data: new Uint8Array(output, 0, r.length), input: job.input, output, unreadable: rd.unreadable, unreadableNote: rd.note };
+    } catch (e) {
+      task.error = e as Error;
+    }
+    this.inlineBatches++;
+  }
+
+  /** Hands queued batches to workers with room, the oldest first. */
+  private pump(): void {
+    if (this.failure) return;
+    for (const slot of this.workers) {
+      while (slot.busy < WORKER_DEPTH && this.queued.length > 0) {
+        const task = this.queued.shift()!;
+        task.posted = true;
+        slot.busy++;
+        const id = this.nextId++;
+        this.posted.set(id, task);
+        const { job, output } = task;
+        const req: WorkerRequest = { id, input: job.input, output, count: job.count, reads: job.reads };
+        slot.worker.postMessage(req, job.reads ? [job.input, output, job.reads.buffer as ArrayBuffer] : [job.input, output]);
+      }
+    }
   }
 
   private onResult(slot: { busy: number }, r: WorkerResponse): void {
     slot.busy--;
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    if (r.error) p.reject(new Error(`compression worker: ${r.error}`));
-    else p.resolve({ count: r.sizes.length, sizes: r.sizes, flags: r.flags, data: new Uint8Array(r.output, 0, r.length), input: r.input, output: r.output, unreadable: r.unreadable, unreadableNote: r.unreadableNote });
+    const task = this.posted.get(r.id);
+    if (task) {
+      this.posted.delete(r.id);
+      if (r.error) task.error = new Error(`compression worker: ${r.error}`);
+      else task.result = { count: r.sizes.length, sizes: r.sizes, flags: r.flags, data: new Uint8Array(r.output, 0, r.length), input: r.input, output: r.output, unreadable: r.unreadable, unreadableNote: r.unreadableNote };
+      task.wake?.();
+    }
+    this.pump();
   }
 
   private fail(e: Error): void {
     this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    this.posted.clear();
+    // next() waits only for the oldest task; it throws the failure once woken.
+    this.order[0]?.wake?.();
   }
 
   async close(): Promise<void> {
+    this.inlineMap?.close();
+    this.inlineMap = undefined;
     if (this.inlineFd >= 0) closeSync(this.inlineFd);
     this.inlineFd = -1;
     const ws = this.workers.splice(0);

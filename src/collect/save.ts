@@ -7,7 +7,7 @@ import { PT_LOAD } from '../formats/elf/elf64.js';
 import { SinkWriteError, type DumpSink } from '../formats/kdump/flattened-writer.js';
 import { X86_64AddressSpace } from '../memory/arch/x86_64.js';
 import { KdumpkitError, UsageError } from '../util/errors.js';
-import { CompressPool, isAllZero, type CompressResult } from './compress-pool.js';
+import { CompressPool, isAllZero } from './compress-pool.js';
 import { filterPages, type PageCounts, type PageFilterResult } from './page-filter.js';
 import type { PageRuleSet } from './page-flags.js';
 import { readSourceElfHeader, readSourceNotes, SourceReader } from './source-reader.js';
@@ -262,6 +262,15 @@ function elfInput(prep: PreparedSave, dumpable: Uint8Array): ElfWriterInput {
   return { pageSize: prep.pageSize, ehdr: readSourceElfHeader(dump), phdrs: dump.elf.phdrs, notes: prep.notes, dumpable, maxMapnr: prep.filter.maxMapnr };
 }
 
+/** Output size if no page compresses (and, for ELF, no page is zero): no page is read. */
+export function worstCaseSpace(prep: PreparedSave, codec: CodecName | undefined): number {
+  if (prep.format === 'kdump') {
+    const L = kdumpLayout(kdumpInput(prep, codec));
+    return L.dataOffset + (L.zeroPageOffset !== undefined ? prep.pageSize : 0) + prep.numDumpable * prep.pageSize;
+  }
+  return Number(elfLayout(elfInput(prep, prep.filter.dumpable)).fileSize);
+}
+
 /**
  * Predicts the output size by compressing an evenly spread sample of the pages to be saved
  * (all-zero pages count as free when the level shares or drops them).
@@ -302,14 +311,14 @@ export async function estimateSpace(prep: PreparedSave, codec: CodecName | undef
   }
   const perPage = sampled ? stored / sampled : ps;
   const zeroFraction = sampled ? zero / sampled : 0;
+  const worstCase = worstCaseSpace(prep, codec);
   if (prep.format === 'kdump') {
-    const L = kdumpLayout(kdumpInput(prep, codec));
-    const fixed = L.dataOffset + (L.zeroPageOffset !== undefined ? ps : 0);
-    return { estimate: Math.ceil(fixed + n * perPage), worstCase: fixed + n * ps, sampledPages: sampled, ratio: perPage / ps, zeroFraction };
+    const fixed = worstCase - n * ps;
+    return { estimate: Math.ceil(fixed + n * perPage), worstCase, sampledPages: sampled, ratio: perPage / ps, zeroFraction };
   }
   const L = elfLayout(elfInput(prep, prep.filter.dumpable));
   const data = Number(L.fileSize - L.loadOffset);
-  return { estimate: Math.ceil(Number(L.loadOffset) + data * (1 - zeroFraction)), worstCase: Number(L.fileSize), sampledPages: sampled, ratio: 1 - zeroFraction, zeroFraction };
+  return { estimate: Math.ceil(Number(L.loadOffset) + data * (1 - zeroFraction)), worstCase, sampledPages: sampled, ratio: 1 - zeroFraction, zeroFraction };
 }
 
 export interface WriteOptions {
@@ -330,11 +339,14 @@ export interface WriteOptions {
   readonly pool?: Promise<CompressPool>;
 }
 
-/** Starts the compression workers for a kdump save of `dump` at `level` with `codec`. */
-export function startCompression(dump: Dump, level: number, codec: CodecName | undefined, threads: number): Promise<CompressPool> {
-  // Workers read ELF sources themselves (see SourceReader.planReads).
+/**
+ * Starts the compression workers for a kdump save of `dump` at `level` with `codec`. `mmap`
+ * false reads the source with pread only (makedumpfile --non-mmap).
+ */
+export function startCompression(dump: Dump, level: number, codec: CodecName | undefined, threads: number, mmap = true): Promise<CompressPool> {
+  // Workers read ELF sources themselves (see SourceReader.planReads), through maps if they can.
   const sourcePath = dump.format === 'elf' && !dump.flattened ? dump.path : undefined;
-  const p = CompressPool.create({ codec, pageSize: dump.memory.pageSize, shareZeroPages: (level & 1) !== 0, sourcePath }, Math.max(0, threads));
+  const p = CompressPool.create({ codec, pageSize: dump.memory.pageSize, shareZeroPages: (level & 1) !== 0, sourcePath, mmap }, Math.max(0, threads));
   p.catch(() => undefined);
   return p;
 }
@@ -403,7 +415,6 @@ async function writeKdump(prep: PreparedSave, sink: DumpSink, opts: WriteOptions
   const total = writer.layout.numDumpable;
   const t0 = now();
   let pool: CompressPool | undefined;
-  const inflight: Promise<CompressResult>[] = [];
   let done = 0;
   let unreadable = 0;
   const finishSummary = (incomplete: boolean): SaveSummary =>
@@ -428,7 +439,7 @@ async function writeKdump(prep: PreparedSave, sink: DumpSink, opts: WriteOptions
     let exhausted = false;
     opts.onProgress?.({ phase: 'copy', done: 0, total, bytesOut: sink.bytesWritten, pageSize: ps });
     for (;;) {
-      while (!exhausted && inflight.length < maxInflight) {
+      while (!exhausted && pool.outstanding < maxInflight) {
         const n = cursor.next(pfns);
         if (n === 0) {
           exhausted = true;
@@ -437,13 +448,10 @@ async function writeKdump(prep: PreparedSave, sink: DumpSink, opts: WriteOptions
         const input = freeInputs.pop() ?? new ArrayBuffer(batchPages * ps);
         const reads = pool.settings.sourcePath ? reader.planReads(pfns, n) : undefined;
         if (!reads) reader.readPages(pfns, n, new Uint8Array(input, 0, n * ps));
-        const p = pool.submit({ input, count: n, reads });
-        p.catch(() => undefined);
-        inflight.push(p);
+        pool.submit({ input, count: n, reads });
       }
-      const next = inflight.shift();
-      if (!next) break;
-      const r = await next;
+      const r = await pool.next();
+      if (!r) break;
       writer.writeBatch(r);
       if (r.unreadable) {
         unreadable += r.unreadable;
@@ -459,7 +467,6 @@ async function writeKdump(prep: PreparedSave, sink: DumpSink, opts: WriteOptions
     sink.end();
     return finishSummary(false);
   } catch (e) {
-    await Promise.allSettled(inflight);
     // No write-back may still use the descriptor when the caller closes it.
     await sink.settle?.().catch(() => undefined);
     if (e instanceof SinkWriteError) {

@@ -18,18 +18,17 @@ function batch(b: number, n: number): ArrayBuffer {
   return buf.buffer;
 }
 
-async function runPool(codec: CodecName, threads: number, mainHelps: boolean): Promise<{ results: Buffer[]; workers: number }> {
+async function runPool(codec: CodecName, threads: number, mainHelps: boolean): Promise<{ results: Buffer[]; workers: number; inline: number }> {
   const pool = await CompressPool.create({ codec, pageSize: PS, shareZeroPages: true }, threads, mainHelps);
   try {
-    const jobs: Promise<CompressResult>[] = [];
-    for (let b = 0; b < 12; b++) jobs.push(pool.submit({ input: batch(b, 16), count: 16 }));
+    for (let b = 0; b < 12; b++) pool.submit({ input: batch(b, 16), count: 16 });
+    assert.equal(pool.outstanding, 12);
     const results: Buffer[] = [];
-    // Awaited in submission order, as the writer does.
-    for (const j of jobs) {
-      const r = await j;
-      results.push(Buffer.concat([Buffer.from(r.sizes.buffer, r.sizes.byteOffset, r.sizes.byteLength), Buffer.from(r.flags), Buffer.from(r.data)]));
-    }
-    return { results, workers: pool.workerCount };
+    // Handed out in submission order, as the writer takes them.
+    let r: CompressResult | undefined;
+    while ((r = await pool.next())) results.push(Buffer.concat([Buffer.from(r.sizes.buffer, r.sizes.byteOffset, r.sizes.byteLength), Buffer.from(r.flags), Buffer.from(r.data)]));
+    assert.equal(pool.outstanding, 0);
+    return { results, workers: pool.workerCount, inline: pool.inlineBatches };
   } finally {
     await pool.close();
   }
@@ -39,6 +38,7 @@ for (const codec of ['zlib', 'lzo'] as CodecName[]) {
   test(`${codec}: the main thread helping N-1 workers gives the bytes of 0 and N workers, in order`, async () => {
     const inline = await runPool(codec, 0, true);
     assert.equal(inline.workers, 0);
+    assert.equal(inline.inline, 12);
     for (const [threads, helps, workers] of [
       [1, true, 1],
       [2, true, 1],
@@ -47,6 +47,10 @@ for (const codec of ['zlib', 'lzo'] as CodecName[]) {
     ] as const) {
       const r = await runPool(codec, threads, helps);
       assert.equal(r.workers, workers, `${threads} threads, main helps ${helps}: worker threads started`);
+      // The main thread takes what no worker holds: each worker got its first two batches
+      // (WORKER_DEPTH) at submit, even while booting; without mainHelps it takes none.
+      if (helps && threads >= 2) assert.ok(r.inline > 0 && r.inline <= 12 - 2 * workers, `${threads} threads: main compressed ${r.inline} of 12`);
+      else assert.equal(r.inline, 0, `${threads} threads, main helps ${helps}: nothing inline`);
       assert.equal(r.results.length, inline.results.length);
       r.results.forEach((b, i) => assert.ok(b.equals(inline.results[i]!), `${threads} threads, main helps ${helps}: batch ${i} as compressed inline`));
     }

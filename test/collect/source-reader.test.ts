@@ -1,11 +1,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDump } from '../../src/formats/open.js';
 import { SourceReader } from '../../src/collect/source-reader.js';
 import { performReads } from '../../src/collect/compress-pool.js';
+import { MappedFile } from '../../src/collect/mapped-source.js';
+import { IN_CI } from '../helpers/dumps.js';
 
 const PS = 4096;
 
@@ -95,6 +97,28 @@ test('source reader: one pread per run, earlier segments win overlaps, partial p
     assert.deepEqual(performReads(fd, plan, viaWorker, PS), { unreadable: 0, note: undefined });
     closeSync(fd);
     assert.ok(Buffer.from(viaWorker).equals(Buffer.from(expected)));
+    // Through memory maps (the native helper): the same pages, left in place in the windows.
+    const mfd = openSync(path, 'r');
+    const mapped = MappedFile.open(mfd);
+    if (!mapped) assert.ok(!IN_CI, 'the mmap helper (build/kdumpkit_mmap.node) is built by npm ci in CI');
+    else {
+      const scratch = new Uint8Array(full.length * PS);
+      const out = performReads(mfd, plan, scratch, PS, mapped);
+      assert.equal(out.unreadable, 0);
+      assert.ok(out.refs, 'pages are referenced, not copied');
+      assert.ok(scratch.every((b) => b === 0), 'nothing was read into the input buffer');
+      for (let i = 0; i < full.length; i++) {
+        const page = out.refs.bytes[i]!.subarray(out.refs.offsets[i]!, out.refs.offsets[i]! + PS);
+        assert.ok(Buffer.from(page).equals(Buffer.from(expected.subarray(i * PS, (i + 1) * PS))), `mapped page ${i} (pfn 0x${full[i]!.toString(16)})`);
+      }
+      // A range past the end of the file is not mapped (it would fault): pread reports it.
+      const past = Float64Array.from([statSync(path).size, PS, 0, 0x5000]);
+      const tail = performReads(mfd, past, new Uint8Array(PS).fill(7), PS, mapped);
+      assert.equal(tail.unreadable, 1);
+      assert.equal(tail.refs, undefined);
+      mapped.close();
+    }
+    closeSync(mfd);
     // A read that fails (here: a directory) is retried per page and saved as zeros.
     const dfd = openSync(dir, 'r');
     const z = new Uint8Array(full.length * PS).fill(7);

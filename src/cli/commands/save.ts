@@ -3,7 +3,7 @@ import { closeSync, existsSync, fsyncSync, statSync } from 'node:fs';
 import { openDump, type Dump } from '../../formats/open.js';
 import type { CodecName } from '../../formats/codecs/index.js';
 import { FileSink, FlattenedSink, type DumpSink } from '../../formats/kdump/flattened-writer.js';
-import { estimateSpace, prepareSave, SaveIncompleteError, startCompression, writeDump, type SaveProgress, type SaveSummary } from '../../collect/save.js';
+import { estimateSpace, prepareSave, worstCaseSpace, SaveIncompleteError, startCompression, writeDump, type SaveProgress, type SaveSummary } from '../../collect/save.js';
 import { formatBytes, renderSaveReport } from '../../collect/summary.js';
 import { checkNotSaved, commitFile, createIncomplete, freeSpace, makeDumpDir, planOutput, writeTextFile, INCOMPLETE_SUFFIX } from '../../collect/target.js';
 import { renderJson } from '../../report/json.js';
@@ -13,8 +13,8 @@ import { COMMON_OPTIONS, type CommandSpec, type Io } from '../command.js';
 
 const CODECS = ['zlib', 'lzo', 'snappy', 'zstd', 'none'] as const;
 const DEFAULT_CODEC = 'zstd';
-/** Write-back in the background every 32 MiB (util/background-flush.ts): the final fsync stays short. */
-const FLUSH_EVERY = 32 << 20;
+/** Write-back in the background every 8 MiB (util/background-flush.ts): the final fsync stays short. */
+const FLUSH_EVERY = 8 << 20;
 
 const options = {
   ...COMMON_OPTIONS,
@@ -28,6 +28,7 @@ const options = {
   'no-space-check': { type: 'boolean' },
   rules: { type: 'string' },
   'no-report': { type: 'boolean' },
+  'no-mmap': { type: 'boolean' },
 } as const;
 
 function defaultThreads(): number {
@@ -85,9 +86,11 @@ liblzo2's lzo1x_1_compress, as makedumpfile's do (the npm package 'lzo', built a
 '--compress lzo --rules 1.7.2' then writes the very file Debian's 'makedumpfile -l' writes.
 
 Compression runs on --threads N threads (default: one per CPU, at most 4): N - 1 worker
-threads plus the main thread, which compresses every N-th batch between reading and writing
-(1 = one worker thread, 0 = the main thread alone, best with a single CPU); the output is
-identical for any number.
+threads plus the main thread, which compresses whatever batch no worker has taken whenever it
+is not reading or writing (1 = one worker thread, 0 = the main thread alone, best with a
+single CPU); the output is identical for any number. An ELF source (/proc/vmcore) is read
+through memory maps, as makedumpfile does, when the native helper was built at install
+(build/kdumpkit_mmap.node, needs a C compiler); --no-mmap or no helper: read(2).
 Progress goes to standard error: a live line on a terminal, plain lines otherwise (a serial
 console). Memory stays small (about 100 MB) whatever the dump size.
 
@@ -111,6 +114,7 @@ Examples:
     'no-space-check': 'write even if the estimate says the dump will not fit (it is then kept incomplete)',
     rules: "page rules: latest (default) or 1.7.2 to match Debian 12's makedumpfile count for count",
     'no-report': 'directory mode: do not analyze the saved dump into report.json',
+    'no-mmap': 'read the source with read(2) only, not through memory maps (makedumpfile --non-mmap)',
   },
   minPositionals: 1,
   maxPositionals: 2,
@@ -142,7 +146,7 @@ Examples:
       if (v.dmesg) checkNotSaved(v.dmesg);
 
       // Compression workers boot while the pages are classified.
-      pool = format === 'kdump' ? startCompression(dump, level, codec, threads) : undefined;
+      pool = format === 'kdump' ? startCompression(dump, level, codec, threads, v['no-mmap'] !== true) : undefined;
       const rules = v.rules ?? 'latest';
       if (rules !== 'latest' && rules !== '1.7.2') throw new UsageError(`--rules ${rules}: expected latest or 1.7.2`);
       const prep = prepareSave(dump, level, format, progress && ((p) => progress.update(p)), rules);
@@ -160,9 +164,12 @@ Examples:
         }
       }
 
-      if (plan.fsDir) {
+      // Sampling pages for the estimate costs tens of milliseconds: a quiet save skips it when
+      // even the worst case fits (nothing would be printed or refused).
+      const fsFree = plan.fsDir ? freeSpace(plan.fsDir) : undefined;
+      if (plan.fsDir && !(quiet && fsFree !== undefined && fsFree >= worstCaseSpace(prep, codec) * 1.05 + (1 << 20))) {
         const est = await estimateSpace(prep, codec);
-        const free = freeSpace(plan.fsDir);
+        const free = fsFree;
         const what = `level ${level}${format === 'kdump' ? ` with ${codec ?? 'no compression'}` : ' as ELF'}`;
         if (free !== undefined && free < est.estimate * 1.05 + (1 << 20) && v['no-space-check'] !== true) {
           throw new KdumpkitError(
