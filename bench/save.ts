@@ -24,6 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, REPO, SHARED, sharedDumps } from '../test/helpers/dumps.js';
 import { lzoImplementation } from '../src/collect/fast-codecs.js';
+import { sourceReadMethod } from '../src/collect/mapped-source.js';
 
 interface Run {
   seconds: number;
@@ -113,7 +114,7 @@ function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'kdumpkit-bench-save-'));
   const flag: Record<string, string> = { zlib: '-c', lzo: '-l', snappy: '-p', zstd: '-z' };
   process.stdout.write(`dump: ${path} (${(size / 1e9).toFixed(2)} GB, ${note})\n`);
-  process.stdout.write(`makedumpfile: ${(mdf.stdout + mdf.stderr).split('\n')[0]}, threads ${mdfThreads.map((t) => (t > 1 ? `--num-threads ${t}` : '1 (default)')).join(' and ')}; kdumpkit --threads ${threads} (LZO1X: ${lzoImplementation()}); ${runs} runs each, alternating, median time, max RSS\n`);
+  process.stdout.write(`makedumpfile: ${(mdf.stdout + mdf.stderr).split('\n')[0]}, threads ${mdfThreads.map((t) => (t > 1 ? `--num-threads ${t}` : '1 (default)')).join(' and ')}; kdumpkit --threads ${threads} (LZO1X: ${lzoImplementation()}; source read with ${sourceReadMethod()}); ${runs} runs each, alternating, median time, max RSS\n`);
   process.stdout.write(`machine: ${availableParallelism()} CPUs, load average at the start ${loadavg()}\n`);
   warm(path);
   const rows: string[][] = [['level', 'codec', 'tool', 'seconds', 'best', 'CPU s', 'best CPU s', 'MB/s', 'peak RSS MB', 'output MB', 'throughput ratio', 'best ratio', 'CPU ratio', 'RSS ratio']];
