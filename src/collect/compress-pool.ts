@@ -109,7 +109,6 @@ export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, p
     }
   };
   let refs: PageRefs | undefined;
-  let whole: Buffer | undefined;
   for (let i = 0; i + 3 < reads.length; i += 4) {
     const file = reads[i]!;
     const len = reads[i + 1]!;
@@ -118,7 +117,7 @@ export function performReads(fd: number, reads: Float64Array, buf: Uint8Array, p
       const v = mapped.view(file, len);
       if (v) {
         if (!refs) {
-          whole = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+          const whole = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
           const pages = buf.byteLength / pageSize;
           refs = { bytes: new Array<Buffer>(pages).fill(whole), offsets: new Float64Array(pages) };
           for (let k = 0; k < pages; k++) refs.offsets[k] = k * pageSize;
@@ -229,12 +228,10 @@ export class BatchCompressor {
   }
 }
 
-/** A submitted batch: waiting in the pool's queue, at a worker, or done. */
+/** A submitted batch: waiting in the pool's queue (`queued`), at a worker (`posted`), or done. */
 interface Task {
   readonly job: CompressJob;
   readonly output: ArrayBuffer;
-  /** True once handed to a worker. */
-  posted: boolean;
   result?: CompressResult;
   error?: Error;
   /** Wakes next() waiting for this task's result from a worker. */
@@ -361,7 +358,7 @@ export class CompressPool {
    * wait for a worker to finish one, or for the calling thread to take them in next().
    */
   submit(job: CompressJob): void {
-    const task: Task = { job, output: this.takeOutput(job.count * this.settings.pageSize), posted: false };
+    const task: Task = { job, output: this.takeOutput(job.count * this.settings.pageSize) };
     this.order.push(task);
     this.queued.push(task);
     this.pump();
@@ -415,7 +412,6 @@ export class CompressPool {
     for (const slot of this.workers) {
       while (slot.busy < WORKER_DEPTH && this.queued.length > 0) {
         const task = this.queued.shift()!;
-        task.posted = true;
         slot.busy++;
         const id = this.nextId++;
         this.posted.set(id, task);
