@@ -3,7 +3,7 @@
  * in one run, with wall time, throughput (dump size / time) and peak RSS, and the ratios.
  *
  * Usage: node dist/bench/save.js [--dump FILE] [--levels 31,1] [--codecs zlib,lzo] [--threads 2]
- *                                [--runs 5] [--mdf-threads 1,2] [--make]
+ *                                [--runs 5] [--mdf-threads 1,2] [--no-mdf-sync] [--make]
  *
  * The dump: --dump, else the largest ELF vmcore under .cache/bench/lab-* (made with
  * `../shared/lab/make-vmcore.sh .cache/bench/lab-2400 2400 sysrq`, or by --make when QEMU and a
@@ -13,6 +13,10 @@
  * median is reported. Peak RSS is GNU time's maximum resident set size of the whole process
  * (kdumpkit's includes its worker threads). CPU seconds (user + system, all threads) are printed
  * beside the wall time: on a machine shared with other work they move much less than wall time.
+ *
+ * kdumpkit fsyncs its output before calling the dump complete; makedumpfile does not, so a row
+ * "makedumpfile + sync FILE" (coreutils sync of the one output file) shows makedumpfile with the
+ * same durability (--no-mdf-sync leaves it out). The ratios stay against plain makedumpfile.
  *
  * makedumpfile runs single-threaded by default; --mdf-threads adds runs with its --num-threads N
  * (makedumpfile >= 1.6.0; 0 or 1 = its default single thread), so that kdumpkit --threads N is
@@ -126,6 +130,11 @@ function main(): void {
           name: t > 1 ? `makedumpfile --num-threads ${t}` : 'makedumpfile',
           run: (out: string) => timed('makedumpfile', [flag[codec]!, '-d', String(level), ...(t > 1 ? ['--num-threads', String(t)] : []), path, out], out),
         })),
+        // kdumpkit fsyncs the dump before it is complete; makedumpfile leaves it dirty in the page
+        // cache (kdump-tools runs sync(1) after it). Same durability: sync(1) of its output file.
+        ...(process.argv.includes('--no-mdf-sync')
+          ? []
+          : [{ name: 'makedumpfile + sync FILE', run: (out: string) => timed('sh', ['-c', 'makedumpfile "$@" && sync "$5"', 'sh', flag[codec]!, '-d', String(level), path, out], out) }]),
         { name: `kdumpkit -t${threads}`, run: (out: string) => timed(process.execPath, [MAIN, 'save', path, out, '--level', String(level), '--compress', codec, '--threads', threads, '--quiet'], out) },
       ];
       const results: Run[][] = tools.map(() => []);
