@@ -286,13 +286,8 @@ export class CompressPool {
     const helps = mainHelps && threads >= 2;
     const workers = helps ? threads - 1 : threads;
     const pool = new CompressPool(settings, threads);
-    if (threads === 0 || helps) {
-      pool.inline = await BatchCompressor.create(settings);
-      if (settings.sourcePath) {
-        pool.inlineFd = openSync(settings.sourcePath, 'r');
-        if (settings.mmap !== false) pool.inlineMap = MappedFile.open(pool.inlineFd);
-      }
-    }
+    // The workers are spawned before anything here awaits: the caller goes on classifying pages
+    // synchronously, and a spawn queued behind an await would wait for all of that.
     const url = new URL('./compress-worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let i = 0; i < workers; i++) {
@@ -316,6 +311,18 @@ export class CompressPool {
       worker.on('exit', (code) => {
         if (code !== 0) pool.fail(new Error(`compression worker exited with code ${code}`));
       });
+    }
+    if (threads === 0 || helps) {
+      try {
+        pool.inline = await BatchCompressor.create(settings);
+        if (settings.sourcePath) {
+          pool.inlineFd = openSync(settings.sourcePath, 'r');
+          if (settings.mmap !== false) pool.inlineMap = MappedFile.open(pool.inlineFd);
+        }
+      } catch (e) {
+        await pool.close();
+        throw e;
+      }
     }
     if (helps) {
       // Not awaited: a worker that fails to start fails the pool (fail() rejects its jobs).
