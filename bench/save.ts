@@ -39,6 +39,9 @@ interface Run {
 }
 
 const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
+/** The collector issue's targets: >= 1.3x makedumpfile's throughput with 2 threads, peak RSS <= 128 MB. */
+const TARGET_RATIO = 1.3;
+const TARGET_RSS_MB = 128;
 const TIME = '/usr/bin/time';
 
 function arg(name: string, dflt: string): string {
@@ -123,6 +126,7 @@ function main(): void {
   warm(path);
   const rows: string[][] = [['level', 'codec', 'tool', 'seconds', 'best', 'CPU s', 'best CPU s', 'MB/s', 'peak RSS MB', 'output MB', 'throughput ratio', 'best ratio', 'CPU ratio', 'RSS ratio']];
   const notes: string[] = [];
+  const verdicts: string[] = [];
   for (const level of levels) {
     for (const codec of codecs) {
       const tools: { name: string; run: (out: string) => Run }[] = [
@@ -167,6 +171,11 @@ function main(): void {
         const rs = results[j]!;
         if (rs.length === 0) return;
         const m = median(rs);
+        if (j === tools.length - 1) {
+          const ratio = base.seconds / m.seconds;
+          const rssMb = m.rssKb / 1024;
+          verdicts.push(`level ${level} ${codec}: ${ratio.toFixed(2)}x ${tools0()}'s throughput (target >= ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? 'met' : 'missed'}), peak RSS ${rssMb.toFixed(0)} MB (target <= ${TARGET_RSS_MB} MB: ${rssMb <= TARGET_RSS_MB ? 'met' : 'missed'})`);
+        }
         const best = Math.min(...rs.map((r) => r.seconds));
         const bestCpu = Math.min(...rs.map((r) => r.cpu));
         rows.push([
@@ -195,6 +204,7 @@ function main(): void {
   process.stdout.write('seconds = median wall time, best = fastest run, CPU s = user + system of the median run (all threads), best CPU s = least of the runs\n');
   process.stdout.write(`throughput ratio = ${tools0()} time / the tool's time (> 1: faster), of the medians and of the best runs; CPU ratio = of the best CPU seconds; RSS ratio = the tool's / ${tools0()}'s\n`);
   process.stdout.write(`load average at the end: ${loadavg()} (other processes on the machine distort the wall times)\n`);
+  process.stdout.write(`issue #5 targets, kdumpkit --threads ${threads} (medians):\n${verdicts.map((v) => `  ${v}\n`).join('')}`);
 }
 
 main();
