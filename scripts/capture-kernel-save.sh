@@ -5,8 +5,8 @@
 #
 # Like ../shared/lab/make-vmcore.sh: QEMU (TCG) boots a Debian kernel with crashkernel=, which
 # loads a capture kernel with kexec -p and crashes (sysrq-c). The capture kernel mounts this
-# machine's / read-only over virtio-9p and runs this checkout's dist/ with the host's node in a
-# chroot:   kdumpkit save /proc/vmcore - --level L --compress C --threads 2 > /dev/vdb
+# machine's / read-only over virtio-9p and runs this checkout's dist/ with the host's node (through
+# the host's dynamic loader):  kdumpkit save /proc/vmcore - --level L -c C --threads 2 > /dev/vdb
 # (a flattened stream onto a raw disk), and copies /proc/vmcore raw to /dev/vda with dd.
 # On the host: reassemble the stream, save the dd copy with --no-mmap, and compare the files.
 #
@@ -17,8 +17,12 @@ set -euo pipefail
 OUT=${1:?outdir}; MEM=${2:-1024}; LEVEL=${3:-31}; CODEC=${4:-zlib}; KVER=${5:-$(ls /lib/modules | sort -V | tail -1)}
 REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 NODE=$(readlink -f "$(command -v node)")
+LOADER=$(readlink -f /lib64/ld-linux-x86-64.so.2)
+# The directories node's libraries come from, as seen under /host in the capture kernel.
+LIBPATH=$(ldd "$NODE" | grep -o '/[^ ]*\.so[^ ]*' | xargs -n1 dirname | sort -u | sed 's|^|/host|' | paste -sd:)
 [ -f "$REPO/dist/src/cli/main.js" ] || { echo "build first: npm run build" >&2; exit 1; }
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT/guest.kdump" "$OUT/host.kdump" "$OUT/vmcore.elf"   # this script's own outputs
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 R=$W/root; mkdir -p $R/{bin,sbin,proc,sys,dev,tmp,host,lib64,lib/x86_64-linux-gnu,mods}
 cp /bin/busybox $R/bin/busybox
@@ -48,9 +52,9 @@ if [ -e /proc/vmcore ]; then
   for m in $MODS; do insmod /mods/\$m.ko || echo "CAP: insmod \$m failed"; done
   i=0; while [ ! -b /dev/vdb ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
   mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || echo "CAP: 9p mount failed"
-  mount -t proc proc /host/proc; mount -t devtmpfs dev /host/dev; mount -t sysfs sys /host/sys; mount -t tmpfs tmp /host/tmp
   echo "CAP: save start"
-  chroot /host $NODE $REPO/dist/src/cli/main.js save /proc/vmcore - --level $LEVEL --compress $CODEC --threads 2 --json > /dev/vdb 2>/tmp/save.err
+  # The host's node through the host's dynamic loader and libraries (no chroot: /proc is ours).
+  /host$LOADER --library-path $LIBPATH /host$NODE /host$REPO/dist/src/cli/main.js save /proc/vmcore - --level $LEVEL --compress $CODEC --threads 2 --json > /dev/vdb 2>/tmp/save.err
   echo "CAP: save rc=\$?"
   sed 's/^/CAP: save: /' /tmp/save.err | tr '\n' ' ' | tr -s ' '; echo
   stat -c %s /proc/vmcore > /tmp/size
@@ -83,6 +87,10 @@ grep -a '^CAP:' $OUT/console.log | tr -d '\r' | cut -c1-400
 SIZE=$(grep -a 'CAP: vmcore copied' $OUT/console.log | tail -1 | awk '{print $4}' | tr -d '\r')
 [ -n "$SIZE" ] || { echo "no vmcore captured; see $OUT/console.log" >&2; exit 1; }
 grep -aq 'CAP: save rc=0' $OUT/console.log || { echo "kdumpkit save failed in the capture kernel; see $OUT/console.log" >&2; exit 1; }
+if [ -f "$REPO/build/kdumpkit_mmap.node" ] && ! grep -aq '"read": "mmap"' $OUT/console.log; then
+  echo "the save in the capture kernel did not read /proc/vmcore through mmap; see $OUT/console.log" >&2; exit 1
+fi
+grep -a 'CAP: save:' $OUT/console.log | tr -d '\r' | grep -o '"read": "[a-z]*"' || true
 head -c $SIZE $W/vmcore.raw > $OUT/vmcore.elf
 K=(node "$REPO/dist/src/cli/main.js")
 "${K[@]}" reassemble $W/stream.raw $OUT/guest.kdump

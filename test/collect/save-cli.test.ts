@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDump } from '../../src/formats/open.js';
+import { sourceReadMethod } from '../../src/collect/mapped-source.js';
 import { IN_CI, REPO, need, sharedDumps } from '../helpers/dumps.js';
 import { reportLines, run, scratch } from './save-helpers.js';
 
@@ -104,8 +105,11 @@ test('file mode: an existing DEST file is refused; --json summary; --quiet print
   const file = join(work, 'one.zstd');
   const j = cli(['save', src, file, '--json', '--dmesg', join(work, 'one.dmesg')]);
   assert.equal(j.code, 0, j.stderr);
-  const s = JSON.parse(j.stdout.toString()) as { file: string; format: string; codec: string; level: number; pages: { original: number; zero: number; remaining: number }; bytesWritten: number; incomplete: boolean; seconds: { total: number } };
+  const s = JSON.parse(j.stdout.toString()) as { file: string; format: string; codec: string; level: number; pages: { original: number; zero: number; remaining: number }; bytesWritten: number; incomplete: boolean; read: string; seconds: { total: number } };
   assert.equal(s.file, file);
+  // The ELF source is read through memory maps where the helper is built (npm ci builds it).
+  assert.equal(s.read, sourceReadMethod());
+  if (IN_CI) assert.equal(s.read, 'mmap');
   assert.equal(s.codec, 'zstd', 'zstd is the default codec');
   assert.equal(s.level, 31, '31 is the default level');
   assert.equal(s.incomplete, false);
@@ -126,7 +130,8 @@ test('file mode: an existing DEST file is refused; --json summary; --quiet print
   assert.ok(readFileSync(join(work, 't0.zlib')).equals(readFileSync(join(work, 't3.zlib'))));
   // Pages read through memory maps (the default where the native helper is built) or with
   // read(2) only give the same file.
-  cli(['save', src, join(work, 'pread.zlib'), '-c', 'zlib', '-q', '--threads', '2', '--no-mmap']);
+  const pread = cli(['save', src, join(work, 'pread.zlib'), '-c', 'zlib', '--json', '--threads', '2', '--no-mmap']);
+  assert.equal((JSON.parse(pread.stdout.toString()) as { read: string }).read, 'pread');
   assert.ok(readFileSync(join(work, 'pread.zlib')).equals(readFileSync(join(work, 't3.zlib'))));
   const dump = await openDump(join(work, 't3.zlib'));
   assert.equal(dump.format, 'kdump');

@@ -8,6 +8,7 @@ import { formatBytes, renderSaveReport } from '../../collect/summary.js';
 import { checkNotSaved, commitFile, createIncomplete, freeSpace, makeDumpDir, planOutput, writeTextFile, INCOMPLETE_SUFFIX } from '../../collect/target.js';
 import { renderJson } from '../../report/json.js';
 import type { CompressPool } from '../../collect/compress-pool.js';
+import { sourceReadMethod } from '../../collect/mapped-source.js';
 import { KdumpkitError, UsageError } from '../../util/errors.js';
 import { COMMON_OPTIONS, type CommandSpec, type Io } from '../command.js';
 
@@ -220,7 +221,9 @@ Examples:
 
       if (!quiet) for (const w of [...summary.warnings, ...notes]) io.err(`warning: ${w}\n`);
       if (v.json) {
-        reportTo(renderJson({ file: plan.vmcore ?? '-', dmesg: plan.dmesg ?? v.dmesg, report: reportFile, ...summary, seconds: { ...summary.seconds, total: (performance.now() - t0) / 1000 } }));
+        // How the source pages were read: through maps only for a kdump save of a plain ELF source.
+        const read = format === 'kdump' && dump.format === 'elf' && !dump.flattened && v['no-mmap'] !== true ? sourceReadMethod() : 'pread';
+        reportTo(renderJson({ file: plan.vmcore ?? '-', dmesg: plan.dmesg ?? v.dmesg, report: reportFile, ...summary, read, seconds: { ...summary.seconds, total: (performance.now() - t0) / 1000 } }));
       } else if (!quiet) {
         reportTo(renderSaveReport(summary));
         const secs = (performance.now() - t0) / 1000;
