@@ -48,7 +48,7 @@ export function sourceReadMethod(): 'mmap' | 'pread' {
  * process's resident set holds at most a few windows (mapped file pages count in RSS).
  */
 export class MappedFile {
-  /** Window size: 16 MiB covers any batch range (1 MiB) with room, in few mmap calls. */
+  /** Window size, as makedumpfile maps /proc/vmcore (4 MiB); a batch range (<= 1 MiB) fits in one. */
   static readonly WINDOW = 4 << 20;
   private current: { start: number; end: number; buffer: ArrayBuffer; bytes: Buffer } | undefined;
   private retired: ArrayBuffer[] = [];
