@@ -1,6 +1,7 @@
 import { closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, statfsSync, statSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KdumpkitError } from '../util/errors.js';
+import { syncPath } from '../util/sync-path.js';
 
 /**
  * Where `kdumpkit save` puts its files, and the rules that keep a dump safe:
@@ -152,21 +153,7 @@ export function commitFile(fd: number, path: string, finalPath: string): void {
     throw new TargetError(finalPath, err, `rename ${basename(path)} to`);
   }
   unlinkSync(path);
-  syncDir(dirname(finalPath));
-}
-
-/** fsyncs a directory so the renames and creations in it survive a crash (best effort). */
-export function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Best effort: not every file system lets a directory be fsynced.
-  }
+  syncPath(dirname(finalPath));
 }
 
 /** Writes a small text file (dmesg.txt) with the same .incomplete + rename discipline. */

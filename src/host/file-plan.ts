@@ -24,6 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants as fsConstants, copyFileSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KdumpkitError } from '../util/errors.js';
+import { syncPath } from '../util/sync-path.js';
 import type { HostRoot } from './root.js';
 
 export interface FileChange {
@@ -76,19 +77,6 @@ export interface ApplyHooks {
 function errno(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return err.code ?? err.message;
-}
-
-function fsyncPath(p: string): void {
-  try {
-    const fd = openSync(p, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Best effort: some file systems cannot fsync a directory.
-  }
 }
 
 function writeTemp(real: string, content: string, mode: number): string {
@@ -160,14 +148,14 @@ export function applyPlan(root: HostRoot, changes: readonly FileChange[], action
         // The backup is as private as the original (copyFile creates it with the umask's mode).
         chmodSync(root.path(bak), statSync(real).mode & 0o7777);
         keepOwner(real, root.path(bak));
-        fsyncPath(root.path(bak));
+        syncPath(root.path(bak));
         backups.push(bak);
       }
       const tmp = temps[i];
       if (tmp) renameSync(tmp, real);
       else unlinkSync(real);
       temps[i] = undefined;
-      fsyncPath(dirname(real));
+      syncPath(dirname(real));
       written.push(c.path);
     } catch (e) {
       for (const t of temps) if (t) rmSync(t, { force: true });

@@ -14,36 +14,32 @@ import type { KexecExplanation } from './kexec-errors.js';
 import type { HostRoot } from './root.js';
 import { readKdumpState, type IomemRange, type KdumpState } from './state.js';
 
-export interface LoadReport {
-  readonly command: 'load';
+/** What load and unload report alike: the kexec call (if it ran) and the state around it. */
+interface KexecCallReport {
   readonly root: string;
   readonly dryRun: boolean;
-  readonly plan: LoadPlan;
   readonly loadedBefore: boolean | undefined;
-  /** kexec's result; absent on a dry run or when a check refused the load. */
+  /** kexec's result; absent on a dry run or when a check refused the call. */
   readonly run?: KexecRun;
   /** kexec_crash_loaded read again after kexec ran. */
   readonly loadedAfter?: boolean | undefined;
   readonly explanations: readonly KexecExplanation[];
-  /** Loaded now (or, on a dry run, nothing refused). */
+  /** Done now (or, on a dry run, nothing refused). */
   readonly ok: boolean;
   /** One line: what happened. */
   readonly summary: string;
 }
 
-export interface UnloadReport {
+export interface LoadReport extends KexecCallReport {
+  readonly command: 'load';
+  readonly plan: LoadPlan;
+}
+
+export interface UnloadReport extends KexecCallReport {
   readonly command: 'unload';
-  readonly root: string;
-  readonly dryRun: boolean;
   readonly argv: readonly string[];
   readonly syscall: SyscallChoice;
   readonly kexecPath: string | undefined;
-  readonly loadedBefore: boolean | undefined;
-  readonly run?: KexecRun;
-  readonly loadedAfter?: boolean | undefined;
-  readonly explanations: readonly KexecExplanation[];
-  readonly ok: boolean;
-  readonly summary: string;
 }
 
 export interface StatusReport {
@@ -74,6 +70,13 @@ function failedChecks(plan: LoadPlan): string {
     .join('; ');
 }
 
+/** Runs kexec and reads kexec_crash_loaded again; a failed run comes with its explanations. */
+function runAndReread(root: HostRoot, kexecPath: string, argv: readonly string[], before: KdumpState): { run: KexecRun; loadedAfter: boolean | undefined; explanations: KexecExplanation[] } {
+  const run = runKexec(kexecPath, argv);
+  const loadedAfter = readKdumpState(root).loaded;
+  return { run, loadedAfter, explanations: run.exitCode !== 0 ? explainRun(run, before) : [] };
+}
+
 export function load(root: HostRoot, opts: { dryRun?: boolean; syscall?: SyscallMode } = {}): LoadReport {
   const state = readKdumpState(root);
   const { config } = readConfig(root);
@@ -83,10 +86,8 @@ export function load(root: HostRoot, opts: { dryRun?: boolean; syscall?: Syscall
     return { ...base, explanations: [], ok: false, summary: `not loaded: ${failedChecks(plan)}` };
   }
   if (opts.dryRun) return { ...base, explanations: [], ok: true, summary: 'dry run: kexec would be run as shown' };
-  const run = runKexec(plan.kexecPath, plan.argv);
-  const loadedAfter = readKdumpState(root).loaded;
+  const { run, loadedAfter, explanations } = runAndReread(root, plan.kexecPath, plan.argv, state);
   if (run.exitCode !== 0) {
-    const explanations = explainRun(run, state);
     const lost = state.loaded === true && loadedAfter !== true ? ' (the capture kernel loaded before is gone too: nothing is loaded now)' : '';
     return { ...base, run, loadedAfter, explanations, ok: false, summary: `kexec failed (exit ${run.exitCode ?? run.signal}): ${explanations[0]!.cause}${lost}` };
   }
@@ -114,10 +115,8 @@ export function unload(root: HostRoot, opts: { dryRun?: boolean; syscall?: Sysca
   const refusal = liveKexecRefusal(root, kexecPath);
   if (refusal) return { ...base, explanations: [], ok: false, summary: `refused: ${refusal}` };
   if (opts.dryRun) return { ...base, explanations: [], ok: true, summary: 'dry run: kexec would be run as shown' };
-  const run = runKexec(kexecPath, argv);
-  const loadedAfter = readKdumpState(root).loaded;
+  const { run, loadedAfter, explanations } = runAndReread(root, kexecPath, argv, state);
   if (run.exitCode !== 0) {
-    const explanations = explainRun(run, state);
     return { ...base, run, loadedAfter, explanations, ok: false, summary: `kexec failed (exit ${run.exitCode ?? run.signal}): ${explanations[0]!.cause}` };
   }
   if (loadedAfter === true) return { ...base, run, loadedAfter, explanations: [], ok: false, summary: `kexec exited 0 but ${root.path('/sys/kernel/kexec_crash_loaded')} is still 1` };

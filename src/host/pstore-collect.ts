@@ -27,7 +27,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDumpDir, syncDir, TargetError, writeTextFile } from '../collect/target.js';
+import { makeDumpDir, TargetError, writeTextFile } from '../collect/target.js';
+import { syncPath } from '../util/sync-path.js';
 import { groupDumps, readPstore, type PstoreDump, type PstoreRecord } from './pstore-records.js';
 import type { HostRoot } from './root.js';
 
@@ -248,18 +249,18 @@ function writeEntry(crashReal: string, e: PlannedEntry, meta: object): string {
   makeDumpDir(join(staging, 'raw'));
   const records = entryRecords(e);
   for (const r of records) writeTextFile(join(staging, 'raw', r.file), r.raw);
-  syncDir(join(staging, 'raw'));
+  syncPath(join(staging, 'raw'));
   e.dumps.forEach((d, i) => writeTextFile(join(staging, logFileName(d, i === e.dumps.length - 1, i)), d.log));
   for (const r of e.others) if (r.name.type === 'console') writeTextFile(join(staging, `${r.file}.txt`), r.raw);
   writeTextFile(join(staging, PSTORE_META), JSON.stringify(meta, null, 2) + '\n');
-  syncDir(staging);
+  syncPath(staging);
   if (existsSync(final)) throw new TargetError(final, Object.assign(new Error('exists already and holds other records'), { code: 'EEXIST' }), 'create the pstore entry');
   try {
     renameSync(staging, final);
   } catch (err) {
     throw new TargetError(final, err as NodeJS.ErrnoException, `rename ${e.name}.incomplete to`);
   }
-  syncDir(crashReal);
+  syncPath(crashReal);
   return final;
 }
 
