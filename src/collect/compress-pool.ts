@@ -260,7 +260,7 @@ export class CompressPool {
   private inlineMap: MappedFile | undefined;
   private nextId = 0;
   private failure: Error | undefined;
-  /** Batches compressed on the calling thread (for tests and the bench). */
+  /** Batches compressed on the calling thread (tests check the split with it). */
   inlineBatches = 0;
 
   private constructor(

@@ -167,10 +167,9 @@ Examples:
 
       // Sampling pages for the estimate costs tens of milliseconds: a quiet save skips it when
       // even the worst case fits (nothing would be printed or refused).
-      const fsFree = plan.fsDir ? freeSpace(plan.fsDir) : undefined;
-      if (plan.fsDir && !(quiet && fsFree !== undefined && fsFree >= worstCaseSpace(prep, codec) * 1.05 + (1 << 20))) {
+      const free = plan.fsDir ? freeSpace(plan.fsDir) : undefined;
+      if (plan.fsDir && !(quiet && free !== undefined && free >= worstCaseSpace(prep, codec) * 1.05 + (1 << 20))) {
         const est = await estimateSpace(prep, codec);
-        const free = fsFree;
         const what = `level ${level}${format === 'kdump' ? ` with ${codec ?? 'no compression'}` : ' as ELF'}`;
         if (free !== undefined && free < est.estimate * 1.05 + (1 << 20) && v['no-space-check'] !== true) {
           throw new KdumpkitError(
@@ -221,8 +220,9 @@ Examples:
 
       if (!quiet) for (const w of [...summary.warnings, ...notes]) io.err(`warning: ${w}\n`);
       if (v.json) {
-        // How the source pages were read: through maps only for a kdump save of a plain ELF source.
-        const read = format === 'kdump' && dump.format === 'elf' && !dump.flattened && v['no-mmap'] !== true ? sourceReadMethod() : 'pread';
+        // How the source pages were read: through maps only where the pool read the source file.
+        const settings = (await pool?.catch(() => undefined))?.settings;
+        const read = settings?.sourcePath && settings.mmap !== false ? sourceReadMethod() : 'pread';
         reportTo(renderJson({ file: plan.vmcore ?? '-', dmesg: plan.dmesg ?? v.dmesg, report: reportFile, ...summary, read, seconds: { ...summary.seconds, total: (performance.now() - t0) / 1000 } }));
       } else if (!quiet) {
         reportTo(renderSaveReport(summary));
